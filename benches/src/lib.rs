@@ -1,0 +1,1 @@
+//! Holds the workspace benchmarks (see the `[[bench]]` targets).

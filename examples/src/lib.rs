@@ -1,0 +1,1 @@
+//! Holds the workspace examples (see `support_desk.rs`).

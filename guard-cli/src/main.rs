@@ -1,0 +1,49 @@
+//! `guard`: scan messages and check tool calls as JSON Lines.
+//!
+//! One output line per input line, in order, flushed line by line. Exit status: 0 all lines
+//! fine, 1 some lines malformed, 2 usage / policy / I/O error.
+
+mod baseline;
+mod check;
+mod eval;
+mod io;
+mod scan_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "guard", version, about = "Guard an AI support agent: scan messages, check tool calls.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan messages for prompt injection (JSON Lines in, JSON Lines out).
+    Scan(scan_cmd::Args),
+    /// Check tool calls, messages, settlements and approvals as one stateful stream.
+    Check(check::Args),
+    /// Measure the scanner on labelled JSON Lines files or directories.
+    Eval(eval::Args),
+    /// Fit a shape baseline from a deployment's own benign messages.
+    Baseline(baseline::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Scan(args) => scan_cmd::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Baseline(args) => baseline::run(args),
+    }
+}

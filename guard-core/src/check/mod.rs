@@ -1,0 +1,19 @@
+//! The pre-execution check: may this tool call run?
+//!
+//! `tool call ─► policy ─► isolation + ownership ─► tripwires ─► Decision`
+
+mod call;
+mod decision;
+mod guard;
+mod isolation;
+mod limits;
+mod ownership;
+mod session;
+mod value;
+
+pub use call::{CallId, ToolCall};
+pub use decision::{Decision, Intervention, Reason};
+pub use guard::{Guard, GuardBuilder, GuardError};
+pub use ownership::{MemoryOwnership, Ownership, OwnershipError};
+pub use session::Session;
+pub use value::Value;

@@ -1,0 +1,48 @@
+//! guard: an in-process guard for AI customer-support agents.
+//!
+//! It does two jobs, in microseconds and with no network hop:
+//! 1. [`Guard::scan_message`] scans every customer message (and tool output fed back to the
+//!    model) for prompt injection before the model sees it.
+//! 2. [`Guard::pre_execution_check`] decides whether a tool call (refund, discount, address
+//!    change, data export) may run: one of five [`Intervention`]s, with every reason.
+//!
+//! ```
+//! use guard_core::{Guard, Session, ToolCall, Intervention};
+//! use serde_json::json;
+//!
+//! let guard = Guard::builder().build()?; // the embedded default blueprint
+//! let session = Session::authenticated("C-1001", "sess-1");
+//! let call = ToolCall::new("support-bot-prod", "apply_discount", session)
+//!     .with_params(json!({ "customer_id": "C-1001", "percent": 25 }));
+//! let decision = guard.pre_execution_check(&call);
+//! assert_eq!(decision.intervention(), Intervention::Block);
+//! assert!(!decision.allowed());
+//! # Ok::<(), guard_core::GuardError>(())
+//! ```
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod check;
+mod money;
+mod policy;
+pub mod scan;
+mod tier;
+
+pub use check::{
+    CallId, Decision, Guard, GuardBuilder, GuardError, Intervention, MemoryOwnership,
+    Ownership, OwnershipError, Reason, Session, ToolCall, Value,
+};
+pub use money::{Currency, Money, MoneyError, Ratio};
+pub use policy::{
+    ApprovalPolicy, Blueprint, BlueprintError, BlueprintErrorKind, CustomPattern, Mode,
+    ScannerPolicy, StorePolicy, ToolKind, ToolPolicy, Tripwires, TrustPolicy,
+    DEFAULT_BLUEPRINT_YAML,
+};
+pub use scan::{Scanner, Signal, Source, Verdict};
+pub use tier::{AclTier, TierError};
+
+#[cfg(feature = "macros")]
+pub use guard_macros::guard;
+
+/// Not public API: used by code the `#[guard]` macro generates. No semver guarantees.
+#[doc(hidden)]
+pub mod __private {}

@@ -1,0 +1,1 @@
+//! Holds the workspace integration tests (see the `[[test]]` targets).
