@@ -1,1 +1,53 @@
+//! Uses only the facade (`guard_core::*`), as a user would: if this compiles and passes, the
+//! public surface carries a whole support flow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use guard_core::*;
+
+#[test]
+fn a_support_flow_through_the_facade() {
+    let blueprint = Blueprint::from_yaml_str(DEFAULT_BLUEPRINT_YAML, "default.yaml").unwrap();
+    assert_eq!(blueprint.acl_tier(), "ACL-2".parse::<AclTier>().unwrap());
+    let mut owners = MemoryOwnership::new();
+    owners.insert("order", "A-1", "C-1");
+    let guard = Guard::builder().blueprint(blueprint).ownership(owners).build().unwrap();
+    let session = Session::authenticated("C-1", "sess").identifier("c1@example.com");
+
+    let ok = guard.pre_execution_check(
+        &ToolCall::new("support-bot-prod", "lookup_order", session.clone())
+            .with_id("call-1")
+            .with_params(Value::object().with("customer_id", "C-1").with("order_id", "A-1")),
+    );
+    assert_eq!(ok.intervention(), Intervention::Ok);
+    assert!(ok.allowed());
+    assert_eq!(ok.mode(), Mode::Enforce);
+    assert!((0.0..=1.0).contains(&ok.trust()));
+
+    let refund = guard.pre_execution_check(
+        &ToolCall::new("support-bot-prod", "process_refund", session.clone())
+            .with_params(serde_json::json!({"customer_id": "C-1", "order_id": "A-1", "amount": "620.00"})),
+    );
+    assert_eq!(refund.intervention(), Intervention::Escalate);
+    assert!(!refund.allowed());
+    let reason: &Reason = &refund.reasons()[0];
+    assert_eq!(reason.code(), "approval_required");
+    assert!(refund.customer_message().is_some());
+
+    let usd = Currency::from_code("USD").unwrap();
+    let max: Money = guard.blueprint().tripwires().max_refund();
+    assert_eq!(max, Money::parse("750", usd).unwrap());
+    assert_eq!(Money::parse("0.5", usd).unwrap().minor_units(), 50);
+    assert!(matches!(Money::parse("1.005", usd), Err(MoneyError::Decimal(_))));
+
+    let tool: &ToolPolicy = guard.blueprint().tool("process_refund");
+    assert_eq!(tool.kind(), ToolKind::Refund);
+
+    let verdict: Verdict = guard.scan_message("sess", "Where is my parcel?");
+    assert!(!verdict.blocked());
+    let _signals: &[Signal] = verdict.signals();
+    let _ = guard.scan_text("ok", Source::ToolOutput);
+
+    let err: BlueprintError = Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-7\ncurrency: USD\n", "bad.yaml").unwrap_err();
+    assert_eq!(err.kind(), BlueprintErrorKind::Tier);
+    assert!(matches!(Guard::builder().blueprint(Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-2\ncurrency: USD\nstore:\n  url: redis://u:secret@h:1\n", "r.yaml").unwrap()).build(), Err(GuardError::UnsupportedStore(url)) if !url.contains("secret")));
+}

@@ -25,6 +25,8 @@ mod check;
 mod money;
 mod policy;
 pub mod scan;
+pub mod signals;
+pub mod store;
 mod tier;
 
 pub use check::{

@@ -222,9 +222,9 @@ fn load_text(
     }
     // A first, lenient pass finds the parent and the currency; syntax errors surface here with
     // their location.
-    let head: Head = parse_yaml::<Option<serde_norway::Value>>(text, file)?
-        .map(|v| serde_norway::from_value(v).unwrap_or_default())
-        .unwrap_or_default();
+    // Syntax errors and repeated keys surface here, each at its own line.
+    parse_yaml::<Option<raw::NoDuplicateKeys>>(text, file)?;
+    let head: Head = parse_yaml::<Option<Head>>(text, file)?.unwrap_or_default();
 
     if let (Some(own), Some(child)) = (head.currency.as_deref(), inherited_currency) {
         if own != child {

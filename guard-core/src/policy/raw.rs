@@ -170,12 +170,13 @@ impl<'de> Deserialize<'de> for MoneyLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // deserialize_str hands over the scalar's text even when it looks like a number, so
         // `500.50` is read as the digits written, never as a float.
-        let text = d.deserialize_str(TextVisitor("an amount such as 500 or \"12.50\""))?;
-        let decimals = DECIMALS.with(Cell::get);
-        guard_literals::parse_decimal(&text)
-            .and_then(|dec| dec.to_minor(decimals, &text))
-            .map(MoneyLit)
-            .map_err(|e| de::Error::custom(format_args!("{MONEY}{e}")))
+        parse_scalar(d, "an amount such as 500 or \"12.50\"", |text| {
+            let decimals = DECIMALS.with(Cell::get);
+            guard_literals::parse_decimal(text)
+                .and_then(|dec| dec.to_minor(decimals, text))
+                .map(MoneyLit)
+                .map_err(|e| format!("{MONEY}{e}"))
+        })
     }
 }
 
@@ -185,16 +186,15 @@ pub(super) struct PercentLit(pub u32);
 
 impl<'de> Deserialize<'de> for PercentLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = d.deserialize_str(TextVisitor("a percentage such as 20 or \"12.5\""))?;
-        let hundredths = guard_literals::parse_decimal(&text)
-            .and_then(|dec| dec.to_minor(2, &text))
-            .map_err(|e| de::Error::custom(format_args!("invalid percentage: {e}")))?;
-        match u32::try_from(hundredths) {
-            Ok(h) if h <= 10_000 => Ok(PercentLit(h)),
-            _ => Err(de::Error::custom(format_args!(
-                "invalid percentage: {text} is above 100"
-            ))),
-        }
+        parse_scalar(d, "a percentage such as 20 or \"12.5\"", |text| {
+            let hundredths = guard_literals::parse_decimal(text)
+                .and_then(|dec| dec.to_minor(2, text))
+                .map_err(|e| format!("invalid percentage: {e}"))?;
+            match u32::try_from(hundredths) {
+                Ok(h) if h <= 10_000 => Ok(PercentLit(h)),
+                _ => Err(format!("invalid percentage: {text} is above 100")),
+            }
+        })
     }
 }
 
@@ -203,10 +203,9 @@ pub(super) struct TierLit(pub AclTier);
 
 impl<'de> Deserialize<'de> for TierLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = d.deserialize_str(TextVisitor("an ACL tier such as ACL-2"))?;
-        text.parse::<AclTier>()
-            .map(TierLit)
-            .map_err(|e| de::Error::custom(format_args!("{TIER}{e}")))
+        parse_scalar(d, "an ACL tier such as ACL-2", |text| {
+            text.parse::<AclTier>().map(TierLit).map_err(|e| format!("{TIER}{e}"))
+        })
     }
 }
 
@@ -215,10 +214,9 @@ pub(super) struct CurrencyLit(pub Currency);
 
 impl<'de> Deserialize<'de> for CurrencyLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = d.deserialize_str(TextVisitor("an ISO 4217 code such as USD"))?;
-        Currency::from_code(&text)
-            .map(CurrencyLit)
-            .map_err(|e| de::Error::custom(format_args!("{CURRENCY}{e}")))
+        parse_scalar(d, "an ISO 4217 code such as USD", |text| {
+            Currency::from_code(text).map(CurrencyLit).map_err(|e| format!("{CURRENCY}{e}"))
+        })
     }
 }
 
@@ -227,10 +225,9 @@ pub(super) struct DurationLit(pub Duration);
 
 impl<'de> Deserialize<'de> for DurationLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = d.deserialize_str(TextVisitor("a duration such as \"15m\" or \"7d\""))?;
-        guard_literals::parse_duration(&text)
-            .map(DurationLit)
-            .map_err(|e| de::Error::custom(format_args!("{DURATION}{e}")))
+        parse_scalar(d, "a duration such as \"15m\" or \"7d\"", |text| {
+            guard_literals::parse_duration(text).map(DurationLit).map_err(|e| format!("{DURATION}{e}"))
+        })
     }
 }
 
@@ -269,21 +266,161 @@ impl<'de> Deserialize<'de> for RatioLit {
     }
 }
 
-/// Accepts any scalar as its text; refuses sequences and mappings with a type error.
-struct TextVisitor(&'static str);
+/// Reads any scalar as its text (deserialize_str hands over the digits as written, so `500.50`
+/// never becomes a float) and validates it inside the visitor, where serde_norway attaches the
+/// scalar's own line and column to the error. Sequences and mappings are type errors.
+fn parse_scalar<'de, D, T, F>(d: D, expecting: &'static str, parse: F) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(&str) -> Result<T, String>,
+{
+    d.deserialize_str(ScalarVisitor { expecting, parse, out: PhantomData })
+}
 
-impl Visitor<'_> for TextVisitor {
-    type Value = String;
+struct ScalarVisitor<T, F> {
+    expecting: &'static str,
+    parse: F,
+    out: PhantomData<T>,
+}
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> ScalarVisitor<T, F> {
+    fn run<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.parse)(text).map_err(E::custom)
+    }
+}
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for ScalarVisitor<T, F> {
+    type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.expecting)
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        self.run(v)
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        self.run(&v.to_string())
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.run(&v.to_string())
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<T, E> {
+        self.run(&v.to_string())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<T, E> {
+        self.run(&v.to_string())
+    }
+}
+
+/// A pass over any YAML document that refuses a key repeated in one mapping. It exists because
+/// serde reports a struct's duplicate field at the start of the mapping; checking each key as it
+/// is read puts the error on the repeated key's own line.
+#[derive(Debug)]
+pub(super) struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DupVisitor)
+    }
+}
+
+struct DupVisitor;
+
+impl<'de> Visitor<'de> for DupVisitor {
+    type Value = NoDuplicateKeys;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i128<E>(self, _: i128) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u128<E>(self, _: u128) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        NoDuplicateKeys::deserialize(d)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen: Vec<String> = Vec::new();
+        while map.next_key_seed(KeySeed(&mut seen))?.is_some() {
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        // A tagged value (`!tag x`): its content is checked like any other.
+        let (_, variant) = data.variant::<de::IgnoredAny>()?;
+        de::VariantAccess::newtype_variant::<NoDuplicateKeys>(variant)
+    }
+}
+
+struct KeySeed<'a>(&'a mut Vec<String>);
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        // The check runs inside the visitor: errors raised there carry the key's location.
+        d.deserialize_any(KeyVisitor(self.0))
+    }
+}
+
+struct KeyVisitor<'a>(&'a mut Vec<String>);
+
+impl KeyVisitor<'_> {
+    fn record<E: de::Error>(self, key: String) -> Result<(), E> {
+        if self.0.contains(&key) {
+            return Err(E::custom(format_args!("{DUPLICATE}`{key}`")));
+        }
+        self.0.push(key);
+        Ok(())
+    }
+}
+
+impl Visitor<'_> for KeyVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.record(v.to_owned())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.record(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.record(v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.record(v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.record(v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.record("null".to_owned())
     }
 }
