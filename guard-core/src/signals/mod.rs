@@ -1,0 +1,1 @@
+//! Conversation signals: sentiment and reasoning quality (in progress).

@@ -1,0 +1,1 @@
+//! State behind rolling limits, trust and approvals (in progress).
