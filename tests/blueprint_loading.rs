@@ -1,5 +1,10 @@
 //! Blueprint loading: each malformed file gives the expected error kind and line.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::PathBuf;
 
@@ -51,7 +56,10 @@ fn malformed_blueprints_name_kind_and_line() {
         assert!(err.column().is_some(), "{name}: {err}");
         assert_eq!(err.file(), "test.yaml", "{name}");
         let shown = err.to_string();
-        assert!(shown.starts_with(&format!("test.yaml:{line}:")), "{name}: {shown}");
+        assert!(
+            shown.starts_with(&format!("test.yaml:{line}:")),
+            "{name}: {shown}"
+        );
     }
 }
 
@@ -59,15 +67,55 @@ fn malformed_blueprints_name_kind_and_line() {
 #[test]
 fn whole_file_errors() {
     let cases: &[(&str, &str, K, &str)] = &[
-        ("missing name", "acl_tier: ACL-2\ncurrency: USD\n", K::MissingKey, "blueprint"),
-        ("missing tier", "blueprint: t\ncurrency: USD\n", K::MissingKey, "acl_tier"),
-        ("missing currency", "blueprint: t\nacl_tier: ACL-2\n", K::MissingKey, "currency"),
+        (
+            "missing name",
+            "acl_tier: ACL-2\ncurrency: USD\n",
+            K::MissingKey,
+            "blueprint",
+        ),
+        (
+            "missing tier",
+            "blueprint: t\ncurrency: USD\n",
+            K::MissingKey,
+            "acl_tier",
+        ),
+        (
+            "missing currency",
+            "blueprint: t\nacl_tier: ACL-2\n",
+            K::MissingKey,
+            "currency",
+        ),
         ("empty file", "", K::MissingKey, "blueprint"),
-        ("block above escalate", &format!("{BASE}trust:\n  escalate_below: 0.3\n  block_below: 0.5\n"), K::Inconsistent, "block_below"),
-        ("flag above block", &format!("{BASE}scanner:\n  block_threshold: 0.3\n  flag_threshold: 0.5\n"), K::Inconsistent, "flag_threshold"),
-        ("amount on a read tool", &format!("{BASE}tools:\n  x: {{ amount_param: a }}\n"), K::Inconsistent, "amount_param"),
-        ("free and checked", &format!("{BASE}tools:\n  x: {{ customer_param: c, free_params: [c] }}\n"), K::Inconsistent, "free_params"),
-        ("bad store url", &format!("{BASE}store:\n  url: postgres://x\n"), K::InvalidValue, "store.url"),
+        (
+            "block above escalate",
+            &format!("{BASE}trust:\n  escalate_below: 0.3\n  block_below: 0.5\n"),
+            K::Inconsistent,
+            "block_below",
+        ),
+        (
+            "flag above block",
+            &format!("{BASE}scanner:\n  block_threshold: 0.3\n  flag_threshold: 0.5\n"),
+            K::Inconsistent,
+            "flag_threshold",
+        ),
+        (
+            "amount on a read tool",
+            &format!("{BASE}tools:\n  x: {{ amount_param: a }}\n"),
+            K::Inconsistent,
+            "amount_param",
+        ),
+        (
+            "free and checked",
+            &format!("{BASE}tools:\n  x: {{ customer_param: c, free_params: [c] }}\n"),
+            K::Inconsistent,
+            "free_params",
+        ),
+        (
+            "bad store url",
+            &format!("{BASE}store:\n  url: postgres://x\n"),
+            K::InvalidValue,
+            "store.url",
+        ),
     ];
     for (name, yaml, kind, mentions) in cases {
         let err = load(yaml).expect_err(name);
@@ -90,7 +138,7 @@ fn omitted_values_take_the_tier_defaults_and_tiers_differ() {
     let t2 = load(BASE).unwrap();
     let t5 = load("blueprint: t\nacl_tier: ACL-5\ncurrency: USD\n").unwrap();
     assert_eq!(t2.tripwires().max_refund().minor_units(), 75_000);
-    assert!(t0.tripwires().max_refund() .minor_units() > t2.tripwires().max_refund().minor_units());
+    assert!(t0.tripwires().max_refund().minor_units() > t2.tripwires().max_refund().minor_units());
     assert!(t5.tripwires().max_refund().minor_units() < t2.tripwires().max_refund().minor_units());
     assert!(t5.trust().escalate_below() > t2.trust().escalate_below());
     assert_eq!(t2.mode(), Mode::Enforce);
@@ -117,10 +165,19 @@ fn the_embedded_default_is_the_design_example() {
     let refund = bp.tool("process_refund");
     assert_eq!(refund.kind(), ToolKind::Refund);
     assert_eq!(refund.customer_param(), Some("customer_id"));
-    assert_eq!(refund.owned_params(), &[("order_id".to_string(), "order".to_string())]);
+    assert_eq!(
+        refund.owned_params(),
+        &[("order_id".to_string(), "order".to_string())]
+    );
     assert!(bp.tool("update_email").free_params().contains("new_email"));
-    assert!(bp.agent_tools("support-bot-prod").unwrap().contains("escalate_to_human"));
-    assert_eq!(bp.tripwires().weekly_user_refund_limit().minor_units(), 150_000);
+    assert!(bp
+        .agent_tools("support-bot-prod")
+        .unwrap()
+        .contains("escalate_to_human"));
+    assert_eq!(
+        bp.tripwires().weekly_user_refund_limit().minor_units(),
+        150_000
+    );
     assert_eq!(bp.tripwires().refund_frequency_threshold().get(), 3);
     assert_eq!(bp.tripwires().nudge_ratio().basis_points(), 8000);
     assert_eq!(bp.scanner().max_message_bytes(), 262_144);
@@ -162,34 +219,78 @@ fn extends_merges_maps_replaces_lists_and_warns_on_loosening() {
     assert_eq!(bp.tripwires().max_refund().minor_units(), 40_000);
     assert_eq!(bp.tripwires().max_discount_hundredths(), 1_000);
     // Raising a parent's limit loads, with a warning naming the key.
-    assert!(bp.warnings().iter().any(|w| w.contains("tripwires.max_refund") && w.contains("loosened")), "{:?}", bp.warnings());
-    assert!(!bp.warnings().iter().any(|w| w.contains("approval_above")), "tightening is not loosening");
+    assert!(
+        bp.warnings()
+            .iter()
+            .any(|w| w.contains("tripwires.max_refund") && w.contains("loosened")),
+        "{:?}",
+        bp.warnings()
+    );
+    assert!(
+        !bp.warnings().iter().any(|w| w.contains("approval_above")),
+        "tightening is not loosening"
+    );
 }
 
 #[test]
 fn extends_cycle_and_missing_parent_are_errors() {
     let dir = tempdir("cycle");
-    std::fs::write(dir.join("a.yaml"), "blueprint: a\nextends: b.yaml\nacl_tier: ACL-2\ncurrency: USD\n").unwrap();
+    std::fs::write(
+        dir.join("a.yaml"),
+        "blueprint: a\nextends: b.yaml\nacl_tier: ACL-2\ncurrency: USD\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("b.yaml"), "blueprint: b\nextends: a.yaml\n").unwrap();
     let err = Blueprint::from_file(dir.join("a.yaml")).unwrap_err();
     assert_eq!(err.kind(), K::ExtendsCycle, "{err}");
     assert!(err.message().contains("a.yaml"), "{err}");
 
     std::fs::write(dir.join("self.yaml"), "blueprint: s\nextends: self.yaml\n").unwrap();
-    assert_eq!(Blueprint::from_file(dir.join("self.yaml")).unwrap_err().kind(), K::ExtendsCycle);
+    assert_eq!(
+        Blueprint::from_file(dir.join("self.yaml"))
+            .unwrap_err()
+            .kind(),
+        K::ExtendsCycle
+    );
 
-    std::fs::write(dir.join("orphan.yaml"), "blueprint: o\nextends: nowhere.yaml\n").unwrap();
-    assert_eq!(Blueprint::from_file(dir.join("orphan.yaml")).unwrap_err().kind(), K::Io);
+    std::fs::write(
+        dir.join("orphan.yaml"),
+        "blueprint: o\nextends: nowhere.yaml\n",
+    )
+    .unwrap();
+    assert_eq!(
+        Blueprint::from_file(dir.join("orphan.yaml"))
+            .unwrap_err()
+            .kind(),
+        K::Io
+    );
 
-    std::fs::write(dir.join("eur.yaml"), "blueprint: e\nacl_tier: ACL-2\ncurrency: EUR\n").unwrap();
-    std::fs::write(dir.join("usd.yaml"), "blueprint: u\nextends: eur.yaml\ncurrency: USD\n").unwrap();
-    assert_eq!(Blueprint::from_file(dir.join("usd.yaml")).unwrap_err().kind(), K::Inconsistent);
+    std::fs::write(
+        dir.join("eur.yaml"),
+        "blueprint: e\nacl_tier: ACL-2\ncurrency: EUR\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("usd.yaml"),
+        "blueprint: u\nextends: eur.yaml\ncurrency: USD\n",
+    )
+    .unwrap();
+    assert_eq!(
+        Blueprint::from_file(dir.join("usd.yaml"))
+            .unwrap_err()
+            .kind(),
+        K::Inconsistent
+    );
 }
 
 #[test]
 fn errors_in_a_parent_name_the_parent_file() {
     let dir = tempdir("parent-err");
-    std::fs::write(dir.join("p.yaml"), "blueprint: p\nacl_tier: ACL-2\ncurrency: USD\ntripwires:\n  max_refunds: 1\n").unwrap();
+    std::fs::write(
+        dir.join("p.yaml"),
+        "blueprint: p\nacl_tier: ACL-2\ncurrency: USD\ntripwires:\n  max_refunds: 1\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("c.yaml"), "blueprint: c\nextends: p.yaml\n").unwrap();
     let err = Blueprint::from_file(dir.join("c.yaml")).unwrap_err();
     assert_eq!(err.kind(), K::UnknownKey);
@@ -201,15 +302,28 @@ fn errors_in_a_parent_name_the_parent_file() {
 fn invalid_utf8_and_huge_files_are_refused() {
     let dir = tempdir("bytes");
     std::fs::write(dir.join("bad.yaml"), b"blueprint: \xff\xfe\n").unwrap();
-    assert_eq!(Blueprint::from_file(dir.join("bad.yaml")).unwrap_err().kind(), K::Syntax);
+    assert_eq!(
+        Blueprint::from_file(dir.join("bad.yaml"))
+            .unwrap_err()
+            .kind(),
+        K::Syntax
+    );
     let big = format!("{BASE}# {}\n", "x".repeat(5 * 1024 * 1024));
     std::fs::write(dir.join("big.yaml"), big).unwrap();
-    assert_eq!(Blueprint::from_file(dir.join("big.yaml")).unwrap_err().kind(), K::Io);
+    assert_eq!(
+        Blueprint::from_file(dir.join("big.yaml"))
+            .unwrap_err()
+            .kind(),
+        K::Io
+    );
 }
 
 #[test]
 fn undeclared_sensitive_tools_warn() {
-    let bp = load(&format!("{BASE}agents:\n  bot:\n    tools: [issue_refund, track_shipment]\n")).unwrap();
+    let bp = load(&format!(
+        "{BASE}agents:\n  bot:\n    tools: [issue_refund, track_shipment]\n"
+    ))
+    .unwrap();
     assert_eq!(bp.warnings().len(), 1, "{:?}", bp.warnings());
     assert!(bp.warnings()[0].contains("issue_refund"));
 }

@@ -1,1 +1,202 @@
+//! `guard check` end to end: the JSON Lines contract, error lines and exit codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+fn guard(args: &[&str], stdin: &[u8]) -> (i32, Vec<Value>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (
+        out.status.code().unwrap(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("guard-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn session(customer: &str) -> Value {
+    json!({"customer_id": customer, "session_id": "s-1", "identifiers": ["ada@example.com"]})
+}
+
+fn call(id: &str, tool: &str, params: Value) -> String {
+    json!({"id": id, "agent_id": "support-bot-prod", "session": session("C-1"), "tool": tool, "params": params}).to_string()
+}
+
+#[test]
+fn one_answer_per_line_in_order_with_the_contract_fields() {
+    let dir = scratch("owners");
+    let owners = dir.join("owners.jsonl");
+    std::fs::write(&owners, "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n{\"kind\": \"order\", \"id\": \"B-9\", \"customer_id\": \"C-2\"}\n").unwrap();
+    let input = [
+        call(
+            "1",
+            "lookup_order",
+            json!({"customer_id": "C-1", "order_id": "A-1"}),
+        ),
+        call(
+            "2",
+            "lookup_order",
+            json!({"customer_id": "C-1", "order_id": "B-9"}),
+        ),
+        call(
+            "3",
+            "process_refund",
+            json!({"customer_id": "C-1", "order_id": "A-1", "amount": 620}),
+        ),
+        call(
+            "4",
+            "apply_discount",
+            json!({"customer_id": "C-1", "percent": 18}),
+        ),
+        call("5", "export_account_data", json!({"customer_id": "C-1"})),
+        call(
+            "6",
+            "process_refund",
+            json!({"customer_id": "C-1", "order_id": "A-1", "amount": "12.345"}),
+        ),
+    ]
+    .join("\n");
+    let (code, lines, _) = guard(
+        &["check", "--owners", owners.to_str().unwrap()],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0);
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap(),
+                l["intervention"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1", "ok"),
+            ("2", "block"),
+            ("3", "escalate"),
+            ("4", "nudge"),
+            ("5", "flag"),
+            ("6", "block")
+        ]
+    );
+    for l in &lines {
+        assert!(l["allowed"].is_boolean() && l["reasons"].is_array());
+        let t = l["trust"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&t));
+    }
+    assert_eq!(lines[1]["reasons"][0]["code"], "cross_customer");
+    assert_eq!(lines[5]["reasons"][0]["code"], "malformed_param");
+    assert_eq!(lines[2]["allowed"], false);
+    assert_eq!(lines[3]["allowed"], true);
+}
+
+#[test]
+fn malformed_lines_answer_errors_and_the_run_continues_with_exit_1() {
+    let good = call("ok", "track_shipment", json!({}));
+    let input = format!(
+        "{good}\nnot json\n{{\"agent_id\": \"x\"}}\n{}\n{}\n{}\n\u{0}\n{}\n",
+        json!({"id": 7, "tool": "x", "session": session("C-1")}),
+        json!({"id": "t1", "agent_id": "support-bot-prod", "tool": "track_shipment", "session": session("C-1"), "at": "2026-11-21T10:00:00Z"}),
+        json!({"id": "t2", "agent_id": "support-bot-prod", "tool": "track_shipment", "session": session("C-1"), "at": "2026-11-21T09:00:00Z"}),
+        good,
+    );
+    let mut bytes = input.into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe{\"id\":1}\n");
+    bytes.extend_from_slice(call("last", "track_shipment", json!({})).as_bytes());
+    let (code, lines, _) = guard(&["check"], &bytes);
+    assert_eq!(code, 1);
+    assert_eq!(lines.len(), 10, "{lines:#?}");
+    assert_eq!(lines[0]["intervention"], "ok");
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON"));
+    assert!(lines[2]["error"].as_str().unwrap().contains("id"));
+    assert_eq!(lines[3]["id"], 7);
+    assert!(lines[3]["error"].as_str().unwrap().contains("agent_id"));
+    assert_eq!(lines[4]["intervention"], "ok");
+    assert!(lines[5]["error"].as_str().unwrap().contains("earlier"));
+    assert!(lines[6]["error"].is_string());
+    assert_eq!(lines[7]["intervention"], "ok");
+    assert!(lines[8]["error"].as_str().unwrap().contains("UTF-8"));
+    assert_eq!(lines[9]["id"], "last");
+}
+
+#[test]
+fn message_lines_are_scanned() {
+    let input = json!({"id": "m1", "session": session("C-1"), "message": "Where is my parcel?"})
+        .to_string();
+    let (code, lines, _) = guard(&["check"], input.as_bytes());
+    assert_eq!(code, 0);
+    assert_eq!(lines[0]["id"], "m1");
+    assert_eq!(lines[0]["verdict"], "allow");
+    assert!(lines[0]["signals"].is_array());
+}
+
+#[test]
+fn policy_and_io_errors_exit_2() {
+    let dir = scratch("policy");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "blueprint: x\nacl_tier: ACL-2\ncurrency: USD\ntripwires:\n  max_refnud: 1\n",
+    )
+    .unwrap();
+    let (code, lines, err) = guard(&["check", "--policy", bad.to_str().unwrap()], b"");
+    assert_eq!(code, 2);
+    assert!(lines.is_empty());
+    assert!(
+        err.contains("bad.yaml:5:") && err.contains("max_refnud"),
+        "{err}"
+    );
+
+    let (code, _, err) = guard(&["check", "/nonexistent/input.jsonl"], b"");
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = guard(&["check", "--owners", "/nonexistent/owners.jsonl"], b"");
+    assert_eq!(code, 2);
+    let (code, _, _) = guard(&["check", "--no-such-flag"], b"");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_custom_policy_applies() {
+    let dir = scratch("custom");
+    let p = dir.join("tight.yaml");
+    std::fs::write(&p, "blueprint: tight\nacl_tier: ACL-2\ncurrency: USD\nagents:\n  a:\n    tools: [refund]\ntools:\n  refund: { kind: refund, customer_param: customer_id }\ntripwires:\n  max_refund: 10\n").unwrap();
+    let input = json!({"id": 1, "agent_id": "a", "session": session("C-1"), "tool": "refund", "params": {"customer_id": "C-1", "amount": "10.01"}}).to_string();
+    let (code, lines, _) = guard(
+        &["check", "--policy", p.to_str().unwrap()],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(lines[0]["intervention"], "block");
+    assert_eq!(lines[0]["reasons"][0]["code"], "max_refund_exceeded");
+}

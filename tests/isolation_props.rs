@@ -1,6 +1,11 @@
 //! Property: any parameter tree that holds a customer id other than the session's under a
 //! customer-id-like key, at any depth or array position, BLOCKs with `cross_customer`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use guard_core::{Guard, Intervention, Session, ToolCall, Value};
 use proptest::prelude::*;
@@ -10,13 +15,37 @@ const ME: &str = "C-1001";
 
 /// Keys that do not name a customer (and hold no email).
 fn neutral_key() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["items", "filters", "q", "meta", "order_ref", "notes", "x", "tracking", "page"]).prop_map(String::from)
+    prop::sample::select(vec![
+        "items",
+        "filters",
+        "q",
+        "meta",
+        "order_ref",
+        "notes",
+        "x",
+        "tracking",
+        "page",
+    ])
+    .prop_map(String::from)
 }
 
 fn customer_key() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "customer_id", "customerId", "CustomerID", "account_id", "accountId", "user_id", "userId", "client_id",
-        "customer", "account", "uid", "member_no", "owner_id", "customer-number", "users",
+        "customer_id",
+        "customerId",
+        "CustomerID",
+        "account_id",
+        "accountId",
+        "user_id",
+        "userId",
+        "client_id",
+        "customer",
+        "account",
+        "uid",
+        "member_no",
+        "owner_id",
+        "customer-number",
+        "users",
     ])
     .prop_map(String::from)
 }
@@ -60,7 +89,11 @@ enum Step {
 
 fn path() -> impl Strategy<Value = Vec<Step>> {
     let step = prop_oneof![
-        (neutral_key(), prop::collection::vec((neutral_key(), filler()), 0..3)).prop_map(|(k, s)| Step::Key(k, s)),
+        (
+            neutral_key(),
+            prop::collection::vec((neutral_key(), filler()), 0..3)
+        )
+            .prop_map(|(k, s)| Step::Key(k, s)),
         (0usize..4, prop::collection::vec(filler(), 0..4)).prop_map(|(i, s)| Step::Index(i, s)),
     ];
     prop::collection::vec(step, 0..6)
@@ -69,7 +102,8 @@ fn path() -> impl Strategy<Value = Vec<Step>> {
 fn bury(path: &[Step], reference: Value) -> Value {
     path.iter().rev().fold(reference, |inner, step| match step {
         Step::Key(k, siblings) => {
-            let mut entries: Vec<(String, Value)> = siblings.iter().filter(|(sk, _)| sk != k).cloned().collect();
+            let mut entries: Vec<(String, Value)> =
+                siblings.iter().filter(|(sk, _)| sk != k).cloned().collect();
             entries.push((k.clone(), inner));
             Value::Object(entries)
         }

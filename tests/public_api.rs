@@ -1,6 +1,11 @@
 //! Uses only the facade (`guard_core::*`), as a user would: if this compiles and passes, the
 //! public surface carries a whole support flow.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use guard_core::*;
 
@@ -10,13 +15,21 @@ fn a_support_flow_through_the_facade() {
     assert_eq!(blueprint.acl_tier(), "ACL-2".parse::<AclTier>().unwrap());
     let mut owners = MemoryOwnership::new();
     owners.insert("order", "A-1", "C-1");
-    let guard = Guard::builder().blueprint(blueprint).ownership(owners).build().unwrap();
+    let guard = Guard::builder()
+        .blueprint(blueprint)
+        .ownership(owners)
+        .build()
+        .unwrap();
     let session = Session::authenticated("C-1", "sess").identifier("c1@example.com");
 
     let ok = guard.pre_execution_check(
         &ToolCall::new("support-bot-prod", "lookup_order", session.clone())
             .with_id("call-1")
-            .with_params(Value::object().with("customer_id", "C-1").with("order_id", "A-1")),
+            .with_params(
+                Value::object()
+                    .with("customer_id", "C-1")
+                    .with("order_id", "A-1"),
+            ),
     );
     assert_eq!(ok.intervention(), Intervention::Ok);
     assert!(ok.allowed());
@@ -24,8 +37,9 @@ fn a_support_flow_through_the_facade() {
     assert!((0.0..=1.0).contains(&ok.trust()));
 
     let refund = guard.pre_execution_check(
-        &ToolCall::new("support-bot-prod", "process_refund", session.clone())
-            .with_params(serde_json::json!({"customer_id": "C-1", "order_id": "A-1", "amount": "620.00"})),
+        &ToolCall::new("support-bot-prod", "process_refund", session.clone()).with_params(
+            serde_json::json!({"customer_id": "C-1", "order_id": "A-1", "amount": "620.00"}),
+        ),
     );
     assert_eq!(refund.intervention(), Intervention::Escalate);
     assert!(!refund.allowed());
@@ -37,7 +51,10 @@ fn a_support_flow_through_the_facade() {
     let max: Money = guard.blueprint().tripwires().max_refund();
     assert_eq!(max, Money::parse("750", usd).unwrap());
     assert_eq!(Money::parse("0.5", usd).unwrap().minor_units(), 50);
-    assert!(matches!(Money::parse("1.005", usd), Err(MoneyError::Decimal(_))));
+    assert!(matches!(
+        Money::parse("1.005", usd),
+        Err(MoneyError::Decimal(_))
+    ));
 
     let tool: &ToolPolicy = guard.blueprint().tool("process_refund");
     assert_eq!(tool.kind(), ToolKind::Refund);
@@ -47,7 +64,11 @@ fn a_support_flow_through_the_facade() {
     let _signals: &[Signal] = verdict.signals();
     let _ = guard.scan_text("ok", Source::ToolOutput);
 
-    let err: BlueprintError = Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-7\ncurrency: USD\n", "bad.yaml").unwrap_err();
+    let err: BlueprintError =
+        Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-7\ncurrency: USD\n", "bad.yaml")
+            .unwrap_err();
     assert_eq!(err.kind(), BlueprintErrorKind::Tier);
-    assert!(matches!(Guard::builder().blueprint(Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-2\ncurrency: USD\nstore:\n  url: redis://u:secret@h:1\n", "r.yaml").unwrap()).build(), Err(GuardError::UnsupportedStore(url)) if !url.contains("secret")));
+    assert!(
+        matches!(Guard::builder().blueprint(Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-2\ncurrency: USD\nstore:\n  url: redis://u:secret@h:1\n", "r.yaml").unwrap()).build(), Err(GuardError::UnsupportedStore(url)) if !url.contains("secret"))
+    );
 }

@@ -8,13 +8,18 @@ mod check;
 mod eval;
 mod io;
 mod scan_cmd;
+mod time;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "guard", version, about = "Guard an AI support agent: scan messages, check tool calls.")]
+#[command(
+    name = "guard",
+    version,
+    about = "Guard an AI support agent: scan messages, check tool calls."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,7 +42,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {

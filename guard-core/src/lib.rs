@@ -30,8 +30,8 @@ pub mod store;
 mod tier;
 
 pub use check::{
-    CallId, Decision, Guard, GuardBuilder, GuardError, Intervention, MemoryOwnership,
-    Ownership, OwnershipError, Reason, Session, ToolCall, Value,
+    CallId, Decision, Guard, GuardBuilder, GuardError, Intervention, MemoryOwnership, Ownership,
+    OwnershipError, Reason, Session, ToolCall, Value,
 };
 pub use money::{Currency, Money, MoneyError, Ratio};
 pub use policy::{

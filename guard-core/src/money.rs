@@ -18,13 +18,51 @@ pub struct Currency {
 
 /// Codes and their minor-unit exponents (ISO 4217).
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2), ("CHF", 2),
-    ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EGP", 2), ("EUR", 2),
-    ("GBP", 2), ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0),
-    ("JOD", 3), ("JPY", 0), ("KRW", 0), ("KWD", 3), ("MXN", 2), ("MYR", 2), ("NGN", 2),
-    ("NOK", 2), ("NZD", 2), ("OMR", 3), ("PHP", 2), ("PLN", 2), ("RON", 2), ("SAR", 2),
-    ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2),
-    ("USD", 2), ("VND", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NGN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PHP", 2),
+    ("PLN", 2),
+    ("RON", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("ZAR", 2),
 ];
 
 /// Why a currency or amount was refused.
@@ -52,7 +90,10 @@ impl Currency {
             .find(|(c, _)| *c == code)
             .and_then(|(c, decimals)| {
                 let bytes: [u8; 3] = c.as_bytes().try_into().ok()?;
-                Some(Self { code: bytes, decimals: *decimals })
+                Some(Self {
+                    code: bytes,
+                    decimals: *decimals,
+                })
             })
             .ok_or_else(|| MoneyError::UnknownCurrency(code.to_owned()))
     }
@@ -133,8 +174,14 @@ impl Money {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
-        Ok(Self { minor, currency: self.currency })
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Self {
+            minor,
+            currency: self.currency,
+        })
     }
 
     /// True when `self` is above `ratio` (in basis points) of `limit`, computed in integers.
@@ -154,7 +201,14 @@ impl fmt::Display for Money {
             return write!(f, "{sign}{abs} {}", self.currency);
         }
         let scale = 10u64.pow(d);
-        write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency, width = d as usize)
+        write!(
+            f,
+            "{sign}{}.{:0width$} {}",
+            abs / scale,
+            abs % scale,
+            self.currency,
+            width = d as usize
+        )
     }
 }
 
@@ -229,9 +283,15 @@ mod tests {
     #[test]
     fn arithmetic_is_checked() {
         let max = Money::from_minor(i64::MAX, usd());
-        assert_eq!(max.checked_add(Money::from_minor(1, usd())), Err(MoneyError::Overflow));
+        assert_eq!(
+            max.checked_add(Money::from_minor(1, usd())),
+            Err(MoneyError::Overflow)
+        );
         let eur = Money::from_minor(1, Currency::from_code("EUR").unwrap());
-        assert!(matches!(max.checked_add(eur), Err(MoneyError::CurrencyMismatch(..))));
+        assert!(matches!(
+            max.checked_add(eur),
+            Err(MoneyError::CurrencyMismatch(..))
+        ));
     }
 
     #[test]
@@ -245,7 +305,9 @@ mod tests {
         let limit = Money::parse("750", usd()).unwrap();
         let r = Ratio::from_fraction(0.8).unwrap();
         assert!(!Money::parse("600", usd()).unwrap().above_ratio_of(limit, r));
-        assert!(Money::parse("600.01", usd()).unwrap().above_ratio_of(limit, r));
+        assert!(Money::parse("600.01", usd())
+            .unwrap()
+            .above_ratio_of(limit, r));
         assert!(Ratio::from_fraction(1.01).is_none());
         assert!(Ratio::from_fraction(f64::NAN).is_none());
     }

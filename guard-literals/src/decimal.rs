@@ -128,7 +128,11 @@ mod tests {
         let d = parse_decimal("500.001").unwrap();
         assert!(matches!(
             d.to_minor(2, "500.001"),
-            Err(DecimalError::TooPrecise { found: 3, allowed: 2, .. })
+            Err(DecimalError::TooPrecise {
+                found: 3,
+                allowed: 2,
+                ..
+            })
         ));
         assert_eq!(d.to_minor(3, "500.001").unwrap(), 500_001);
     }
@@ -136,10 +140,19 @@ mod tests {
     #[test]
     fn overflow_is_an_error() {
         let big = "9".repeat(39);
-        assert!(matches!(parse_decimal(&big).and_then(|d| d.to_minor(2, &big)), Err(DecimalError::Overflow(_))));
-        assert!(matches!(parse_decimal(&"9".repeat(41)), Err(DecimalError::Overflow(_))));
+        assert!(matches!(
+            parse_decimal(&big).and_then(|d| d.to_minor(2, &big)),
+            Err(DecimalError::Overflow(_))
+        ));
+        assert!(matches!(
+            parse_decimal(&"9".repeat(41)),
+            Err(DecimalError::Overflow(_))
+        ));
         let edge = "92233720368547758.07";
-        assert_eq!(parse_decimal(edge).unwrap().to_minor(2, edge).unwrap(), i64::MAX);
+        assert_eq!(
+            parse_decimal(edge).unwrap().to_minor(2, edge).unwrap(),
+            i64::MAX
+        );
         let over = "92233720368547758.08";
         assert!(parse_decimal(over).unwrap().to_minor(2, over).is_err());
     }

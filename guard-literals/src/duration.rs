@@ -39,7 +39,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         "w" => 7 * 86_400,
         _ => return Err(syntax()),
     };
-    let secs = n.checked_mul(per).ok_or_else(|| DurationError::TooLong(text.to_owned()))?;
+    let secs = n
+        .checked_mul(per)
+        .ok_or_else(|| DurationError::TooLong(text.to_owned()))?;
     if secs == 0 {
         return Err(DurationError::Zero(text.to_owned()));
     }
@@ -55,14 +57,37 @@ mod tests {
 
     #[test]
     fn table() {
-        let ok = [("90s", 90), ("15m", 900), ("24h", 86_400), ("7d", 604_800), ("2w", 1_209_600)];
+        let ok = [
+            ("90s", 90),
+            ("15m", 900),
+            ("24h", 86_400),
+            ("7d", 604_800),
+            ("2w", 1_209_600),
+        ];
         for (text, secs) in ok {
-            assert_eq!(parse_duration(text).unwrap(), Duration::from_secs(secs), "{text}");
+            assert_eq!(
+                parse_duration(text).unwrap(),
+                Duration::from_secs(secs),
+                "{text}"
+            );
         }
-        for text in ["", "7", "d", "7 d", "1h30m", "-1h", "7D", "1.5h", "99999999999999d"] {
+        for text in [
+            "",
+            "7",
+            "d",
+            "7 d",
+            "1h30m",
+            "-1h",
+            "7D",
+            "1.5h",
+            "99999999999999d",
+        ] {
             assert!(parse_duration(text).is_err(), "{text:?}");
         }
         assert!(matches!(parse_duration("0h"), Err(DurationError::Zero(_))));
-        assert!(matches!(parse_duration("3651d"), Err(DurationError::TooLong(_))));
+        assert!(matches!(
+            parse_duration("3651d"),
+            Err(DurationError::TooLong(_))
+        ));
     }
 }

@@ -27,7 +27,9 @@ mod tests {
         for n in 0..TIER_COUNT {
             assert_eq!(parse_tier(&format!("ACL-{n}")).unwrap(), n);
         }
-        for text in ["ACL-6", "ACL-9", "acl-2", "ACL2", "ACL-", "ACL-22", " ACL-2", "ACL-2 ", "2"] {
+        for text in [
+            "ACL-6", "ACL-9", "acl-2", "ACL2", "ACL-", "ACL-22", " ACL-2", "ACL-2 ", "2",
+        ] {
             assert!(parse_tier(text).is_err(), "{text:?}");
         }
     }

@@ -77,7 +77,12 @@ impl Reason {
         message: impl Into<String>,
         customer_message: &'static str,
     ) -> Self {
-        Self { code, intervention, message: message.into(), customer_message }
+        Self {
+            code,
+            intervention,
+            message: message.into(),
+            customer_message,
+        }
     }
 
     /// Stable machine code, e.g. `cross_customer`, `max_refund_exceeded`.
@@ -113,7 +118,13 @@ impl Decision {
         // Strictest first, so the first reason is the one that decided; stable among equals.
         reasons.sort_by(|a, b| b.intervention.cmp(&a.intervention));
         let intervention = reasons.first().map_or(Intervention::Ok, |r| r.intervention);
-        Self { intervention, mode, reasons, trust, ticket: None }
+        Self {
+            intervention,
+            mode,
+            reasons,
+            trust,
+            ticket: None,
+        }
     }
 
     /// The intervention: in shadow mode, the one that *would* apply.

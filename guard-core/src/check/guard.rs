@@ -78,7 +78,9 @@ impl GuardBuilder {
             None => Blueprint::embedded_default()?,
         };
         if blueprint.store.url != "memory" {
-            return Err(GuardError::UnsupportedStore(redact_url(&blueprint.store.url)));
+            return Err(GuardError::UnsupportedStore(redact_url(
+                &blueprint.store.url,
+            )));
         }
         let scanner = Scanner::new(&blueprint.scanner)?;
         Ok(Guard {
@@ -95,7 +97,11 @@ impl GuardBuilder {
 /// Strips credentials from a store URL before it appears in any message.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", url.get(..scheme).unwrap_or(""), url.get(at + 1..).unwrap_or("")),
+        (Some(scheme), Some(at)) if at > scheme => format!(
+            "{}://***@{}",
+            url.get(..scheme).unwrap_or(""),
+            url.get(at + 1..).unwrap_or("")
+        ),
         _ => url.to_owned(),
     }
 }
@@ -116,7 +122,9 @@ struct Inner {
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard").field("blueprint", &self.inner.blueprint.name).finish_non_exhaustive()
+        f.debug_struct("Guard")
+            .field("blueprint", &self.inner.blueprint.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,7 +142,10 @@ const HISTORY_MESSAGE_BYTES: usize = 4096;
 
 impl History {
     fn recent(&self, session: &str) -> Vec<String> {
-        self.sessions.get(session).map(|q| q.iter().cloned().collect()).unwrap_or_default()
+        self.sessions
+            .get(session)
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn push(&mut self, session: &str, text: &str) {
@@ -191,7 +202,9 @@ impl Guard {
         let recent = self.inner.history.lock().recent(session_id);
         let refs: Vec<&str> = recent.iter().map(String::as_str).collect();
         let verdict = self.inner.scanner.scan_in_context(text, &refs, source);
-        if source == Source::Customer && text.len() <= self.inner.blueprint.scanner.max_message_bytes {
+        if source == Source::Customer
+            && text.len() <= self.inner.blueprint.scanner.max_message_bytes
+        {
             self.inner.history.lock().push(session_id, text);
         }
         verdict
@@ -213,7 +226,11 @@ impl Guard {
             Some(tools) if !tools.contains(call.tool()) => reasons.push(Reason::new(
                 "tool_not_allowed",
                 Intervention::Block,
-                format!("tool {:?} is not in agent {:?}'s allowed list", call.tool(), call.agent_id()),
+                format!(
+                    "tool {:?} is not in agent {:?}'s allowed list",
+                    call.tool(),
+                    call.agent_id()
+                ),
                 reply::CANNOT_HERE,
             )),
             Some(_) => {}

@@ -14,8 +14,22 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// `customer_id`, `customerId`, `account`, `user_ids`, `client-no`, ...
 pub(crate) fn is_customer_key(key: &str) -> bool {
     const STEMS: &[&str] = &[
-        "customer", "customers", "cust", "account", "accounts", "user", "users", "client",
-        "clients", "member", "owner", "buyer", "shopper", "profile", "accountholder", "holder",
+        "customer",
+        "customers",
+        "cust",
+        "account",
+        "accounts",
+        "user",
+        "users",
+        "client",
+        "clients",
+        "member",
+        "owner",
+        "buyer",
+        "shopper",
+        "profile",
+        "accountholder",
+        "holder",
     ];
     const SUFFIXES: &[&str] = &["ids", "id", "uuid", "number", "num", "no", "ref", "key"];
     let mut buf = [0u8; 48];
@@ -24,11 +38,15 @@ pub(crate) fn is_customer_key(key: &str) -> bool {
         if matches!(b, b'_' | b'-' | b'.' | b' ') {
             continue;
         }
-        let Some(slot) = buf.get_mut(len) else { return false };
+        let Some(slot) = buf.get_mut(len) else {
+            return false;
+        };
         *slot = b.to_ascii_lowercase();
         len += 1;
     }
-    let Some(norm) = buf.get(..len) else { return false };
+    let Some(norm) = buf.get(..len) else {
+        return false;
+    };
     if norm == b"uid" {
         return true;
     }
@@ -46,9 +64,18 @@ pub(crate) fn emails(text: &str) -> impl Iterator<Item = &str> {
     let is_local = |b: u8| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b);
     let is_domain = |b: u8| b.is_ascii_alphanumeric() || b".-".contains(&b);
     text.match_indices('@').filter_map(move |(at, _)| {
-        let start = bytes.get(..at)?.iter().rposition(|&b| !is_local(b)).map_or(0, |i| i + 1);
+        let start = bytes
+            .get(..at)?
+            .iter()
+            .rposition(|&b| !is_local(b))
+            .map_or(0, |i| i + 1);
         let rest = bytes.get(at + 1..)?;
-        let end = at + 1 + rest.iter().position(|&b| !is_domain(b)).unwrap_or(rest.len());
+        let end = at
+            + 1
+            + rest
+                .iter()
+                .position(|&b| !is_domain(b))
+                .unwrap_or(rest.len());
         let local = text.get(start..at)?.trim_start_matches('.');
         let domain = text.get(at + 1..end)?.trim_end_matches(['.', '-']);
         if local.is_empty() || !domain.contains('.') || domain.starts_with('.') {
@@ -68,7 +95,11 @@ struct Walk<'a> {
 
 /// Checks every customer reference and email in `params`. For guests, any reference BLOCKs.
 pub(crate) fn check(session: &Session, tool: &ToolPolicy, params: &Value) -> Vec<Reason> {
-    let mut w = Walk { session, references: 0, reasons: Vec::new() };
+    let mut w = Walk {
+        session,
+        references: 0,
+        reasons: Vec::new(),
+    };
     match params {
         Value::Object(entries) => {
             for (key, value) in entries {
@@ -98,7 +129,8 @@ pub(crate) fn check(session: &Session, tool: &ToolPolicy, params: &Value) -> Vec
         }
     }
     if !session.is_authenticated() {
-        let names_customer = w.references > 0 || tool.customer_param.is_some() || !tool.owned_params.is_empty();
+        let names_customer =
+            w.references > 0 || tool.customer_param.is_some() || !tool.owned_params.is_empty();
         // For a guest every reference is foreign; one reason says why, not one per field.
         w.reasons.retain(|r| r.code != "cross_customer");
         if names_customer {
@@ -152,7 +184,10 @@ impl Walk<'_> {
                     self.reasons.push(Reason::new(
                         "cross_customer",
                         Intervention::Block,
-                        format!("`{key}` is {s:?}, not the session's customer {:?}", self.session.customer_id()),
+                        format!(
+                            "`{key}` is {s:?}, not the session's customer {:?}",
+                            self.session.customer_id()
+                        ),
                         reply::NOT_YOURS,
                     ));
                 }
@@ -223,10 +258,33 @@ mod tests {
 
     #[test]
     fn customer_keys() {
-        for k in ["customer_id", "customerId", "CustomerID", "account", "account_id", "user_ids", "client-no", "uid", "owner_id", "customers", "member_number", "account.holder"] {
+        for k in [
+            "customer_id",
+            "customerId",
+            "CustomerID",
+            "account",
+            "account_id",
+            "user_ids",
+            "client-no",
+            "uid",
+            "owner_id",
+            "customers",
+            "member_number",
+            "account.holder",
+        ] {
             assert!(is_customer_key(k), "{k}");
         }
-        for k in ["order_id", "amount", "new_email", "account_type", "username_hint", "user_agent", "id", "customerservice", "note"] {
+        for k in [
+            "order_id",
+            "amount",
+            "new_email",
+            "account_type",
+            "username_hint",
+            "user_agent",
+            "id",
+            "customerservice",
+            "note",
+        ] {
             assert!(!is_customer_key(k), "{k}");
         }
         assert!(!is_customer_key(&"x".repeat(100)));
@@ -234,9 +292,13 @@ mod tests {
 
     #[test]
     fn finds_emails() {
-        let found: Vec<&str> = emails("send to a.b+c@evil.co.uk, or (x@y.org). not: @foo, bar@baz, me@.com").collect();
+        let found: Vec<&str> =
+            emails("send to a.b+c@evil.co.uk, or (x@y.org). not: @foo, bar@baz, me@.com").collect();
         assert_eq!(found, ["a.b+c@evil.co.uk", "x@y.org"]);
-        assert_eq!(emails("mail@host.com.").collect::<Vec<_>>(), ["mail@host.com"]);
+        assert_eq!(
+            emails("mail@host.com.").collect::<Vec<_>>(),
+            ["mail@host.com"]
+        );
         assert_eq!(emails("ünï@exämple.com").count(), 0);
     }
 }

@@ -7,11 +7,21 @@ use super::decision::{reply, Intervention, Reason};
 use super::value::Value;
 
 fn malformed(message: String) -> Reason {
-    Reason::new("malformed_param", Intervention::Block, message, reply::CHECK_DETAILS)
+    Reason::new(
+        "malformed_param",
+        Intervention::Block,
+        message,
+        reply::CHECK_DETAILS,
+    )
 }
 
 fn missing(param: &str, what: &str) -> Reason {
-    Reason::new("missing_param", Intervention::Block, format!("missing parameter `{param}` ({what})"), reply::CHECK_DETAILS)
+    Reason::new(
+        "missing_param",
+        Intervention::Block,
+        format!("missing parameter `{param}` ({what})"),
+        reply::CHECK_DETAILS,
+    )
 }
 
 /// Reads the amount of a refund call in the blueprint's currency.
@@ -20,28 +30,51 @@ fn missing(param: &str, what: &str) -> Reason {
 /// `{"amount"|"value": ..., "currency": "USD"}`; a sibling `currency` parameter also names the
 /// currency. Anything else, another currency, zero or more decimals than the currency has is a
 /// reason to BLOCK, returned as `Err`.
-pub(crate) fn amount(bp: &Blueprint, tool: &ToolPolicy, params: &Value) -> Result<Option<Money>, Reason> {
-    let Some(param) = tool.amount_param.as_deref() else { return Ok(None) };
-    let value = params.get(param).filter(|v| **v != Value::Null).ok_or_else(|| missing(param, "the amount"))?;
+pub(crate) fn amount(
+    bp: &Blueprint,
+    tool: &ToolPolicy,
+    params: &Value,
+) -> Result<Option<Money>, Reason> {
+    let Some(param) = tool.amount_param.as_deref() else {
+        return Ok(None);
+    };
+    let value = params
+        .get(param)
+        .filter(|v| **v != Value::Null)
+        .ok_or_else(|| missing(param, "the amount"))?;
     let (text, nested_currency) = match value {
         Value::Number(t) | Value::String(t) => (t.as_str(), None),
         Value::Object(_) => {
             let inner = value.get("amount").or_else(|| value.get("value"));
-            let text = inner
-                .and_then(Value::as_text)
-                .ok_or_else(|| malformed(format!("`{param}` must hold `amount` or `value` as a number or string")))?;
+            let text = inner.and_then(Value::as_text).ok_or_else(|| {
+                malformed(format!(
+                    "`{param}` must hold `amount` or `value` as a number or string"
+                ))
+            })?;
             (text, value.get("currency"))
         }
-        other => return Err(malformed(format!("`{param}` must be an amount, got {}", other.type_name()))),
+        other => {
+            return Err(malformed(format!(
+                "`{param}` must be an amount, got {}",
+                other.type_name()
+            )))
+        }
     };
     let expected = bp.currency;
-    for named in [nested_currency, params.get(&tool.currency_param)].into_iter().flatten() {
-        let code = named.as_text().ok_or_else(|| malformed(format!("currency must be a code such as {expected}")))?;
+    for named in [nested_currency, params.get(&tool.currency_param)]
+        .into_iter()
+        .flatten()
+    {
+        let code = named
+            .as_text()
+            .ok_or_else(|| malformed(format!("currency must be a code such as {expected}")))?;
         check_currency(code, expected)?;
     }
     let money = Money::parse(text, expected).map_err(|e| malformed(format!("`{param}`: {e}")))?;
     if money.minor_units() <= 0 {
-        return Err(malformed(format!("`{param}` must be above zero, got {text}")));
+        return Err(malformed(format!(
+            "`{param}` must be above zero, got {text}"
+        )));
     }
     Ok(Some(money))
 }
@@ -59,13 +92,21 @@ fn check_currency(code: &str, expected: Currency) -> Result<(), Reason> {
 }
 
 /// Amount against `max_refund`, its nudge band and `approval_above`.
-pub(crate) fn refund_limits(bp: &Blueprint, tool: &ToolPolicy, amount: Money, out: &mut Vec<Reason>) {
+pub(crate) fn refund_limits(
+    bp: &Blueprint,
+    tool: &ToolPolicy,
+    amount: Money,
+    out: &mut Vec<Reason>,
+) {
     let tw = &bp.tripwires;
     if amount.minor_units() > tw.max_refund.minor_units() {
         out.push(Reason::new(
             "max_refund_exceeded",
             Intervention::Block,
-            format!("refund of {amount} is above the per-transaction limit of {}", tw.max_refund),
+            format!(
+                "refund of {amount} is above the per-transaction limit of {}",
+                tw.max_refund
+            ),
             reply::CANNOT_HERE,
         ));
     } else if amount.above_ratio_of(tw.max_refund, tw.nudge_ratio) {
@@ -94,11 +135,19 @@ pub(crate) fn refund_limits(bp: &Blueprint, tool: &ToolPolicy, amount: Money, ou
 
 /// Reads a discount percentage as hundredths of a percent (`15` and `"15.00"` are 1500).
 pub(crate) fn percent(tool: &ToolPolicy, params: &Value) -> Result<Option<u32>, Reason> {
-    let Some(param) = tool.percent_param.as_deref() else { return Ok(None) };
-    let value = params.get(param).filter(|v| **v != Value::Null).ok_or_else(|| missing(param, "the percentage"))?;
-    let text = value
-        .as_text()
-        .ok_or_else(|| malformed(format!("`{param}` must be a number, got {}", value.type_name())))?;
+    let Some(param) = tool.percent_param.as_deref() else {
+        return Ok(None);
+    };
+    let value = params
+        .get(param)
+        .filter(|v| **v != Value::Null)
+        .ok_or_else(|| missing(param, "the percentage"))?;
+    let text = value.as_text().ok_or_else(|| {
+        malformed(format!(
+            "`{param}` must be a number, got {}",
+            value.type_name()
+        ))
+    })?;
     let text = text.strip_suffix('%').unwrap_or(text);
     let hundredths = guard_literals::parse_decimal(text)
         .and_then(|d| d.to_minor(2, text))
@@ -117,10 +166,16 @@ pub(crate) fn discount_limits(bp: &Blueprint, hundredths: u32, out: &mut Vec<Rea
         out.push(Reason::new(
             "max_discount_exceeded",
             Intervention::Block,
-            format!("discount of {} is above the limit of {}", shown(hundredths), shown(max)),
+            format!(
+                "discount of {} is above the limit of {}",
+                shown(hundredths),
+                shown(max)
+            ),
             reply::CANNOT_HERE,
         ));
-    } else if u64::from(hundredths) * 10_000 > u64::from(max) * u64::from(tw.nudge_ratio.basis_points()) {
+    } else if u64::from(hundredths) * 10_000
+        > u64::from(max) * u64::from(tw.nudge_ratio.basis_points())
+    {
         out.push(Reason::new(
             "near_max_discount",
             Intervention::Nudge,

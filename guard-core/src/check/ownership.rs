@@ -40,8 +40,14 @@ impl MemoryOwnership {
     }
 
     /// Records that `customer_id` owns object `id` of `kind`.
-    pub fn insert(&mut self, kind: impl Into<String>, id: impl Into<String>, customer_id: impl Into<String>) {
-        self.owners.insert((kind.into(), id.into()), customer_id.into());
+    pub fn insert(
+        &mut self,
+        kind: impl Into<String>,
+        id: impl Into<String>,
+        customer_id: impl Into<String>,
+    ) {
+        self.owners
+            .insert((kind.into(), id.into()), customer_id.into());
     }
 
     /// Number of objects known.

@@ -81,7 +81,10 @@ impl fmt::Debug for Value {
             Self::Number(n) => f.write_str(n),
             Self::String(s) => write!(f, "{s:?}"),
             Self::Array(a) => f.debug_list().entries(a).finish(),
-            Self::Object(o) => f.debug_map().entries(o.iter().map(|(k, v)| (k, v))).finish(),
+            Self::Object(o) => f
+                .debug_map()
+                .entries(o.iter().map(|(k, v)| (k, v)))
+                .finish(),
         }
     }
 }
@@ -94,7 +97,9 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Number(n) => Self::Number(n.to_string()),
             serde_json::Value::String(s) => Self::String(s),
             serde_json::Value::Array(a) => Self::Array(a.into_iter().map(Self::from).collect()),
-            serde_json::Value::Object(o) => Self::Object(o.into_iter().map(|(k, v)| (k, Self::from(v))).collect()),
+            serde_json::Value::Object(o) => {
+                Self::Object(o.into_iter().map(|(k, v)| (k, Self::from(v))).collect())
+            }
         }
     }
 }

@@ -71,7 +71,13 @@ impl fmt::Display for BlueprintError {
 
 impl BlueprintError {
     pub(super) fn new(kind: BlueprintErrorKind, file: &str, message: impl Into<String>) -> Self {
-        Self { kind, file: file.to_owned(), line: None, column: None, message: message.into() }
+        Self {
+            kind,
+            file: file.to_owned(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
     }
 
     /// The error's kind.
@@ -165,18 +171,27 @@ pub(super) fn load_str(text: &str, origin: &str) -> Result<Blueprint, BlueprintE
 
 fn read(path: &Path) -> Result<String, BlueprintError> {
     let file = path.display().to_string();
-    let io = |e: std::io::Error| BlueprintError::new(BlueprintErrorKind::Io, &file, format!("cannot read: {e}"));
+    let io = |e: std::io::Error| {
+        BlueprintError::new(BlueprintErrorKind::Io, &file, format!("cannot read: {e}"))
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(BlueprintError::new(
             BlueprintErrorKind::Io,
             &file,
-            format!("file is {} bytes; blueprints are limited to {MAX_FILE_BYTES}", meta.len()),
+            format!(
+                "file is {} bytes; blueprints are limited to {MAX_FILE_BYTES}",
+                meta.len()
+            ),
         ));
     }
     let bytes = std::fs::read(path).map_err(io)?;
     String::from_utf8(bytes).map_err(|e| {
-        BlueprintError::new(BlueprintErrorKind::Syntax, &file, format!("not valid UTF-8: {e}"))
+        BlueprintError::new(
+            BlueprintErrorKind::Syntax,
+            &file,
+            format!("not valid UTF-8: {e}"),
+        )
     })
 }
 
@@ -191,7 +206,11 @@ fn load_chain(
         BlueprintError::new(BlueprintErrorKind::Io, &file, format!("cannot read: {e}"))
     })?;
     if chain.contains(&canonical) {
-        let cycle: Vec<String> = chain.iter().chain([&canonical]).map(|p| p.display().to_string()).collect();
+        let cycle: Vec<String> = chain
+            .iter()
+            .chain([&canonical])
+            .map(|p| p.display().to_string())
+            .collect();
         return Err(BlueprintError::new(
             BlueprintErrorKind::ExtendsCycle,
             &file,
@@ -199,7 +218,10 @@ fn load_chain(
         ));
     }
     let text = read(path)?;
-    let dir = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = canonical
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     chain.push(canonical);
     let out = load_text(&text, &file, &dir, chain, inherited_currency);
     chain.pop();
@@ -239,21 +261,24 @@ fn load_text(
     let parent = match head.extends.as_deref() {
         Some(rel) => {
             let parent_path = dir.join(rel);
-            Some(load_chain(&parent_path, chain, head.currency.as_deref().or(inherited_currency))?)
+            Some(load_chain(
+                &parent_path,
+                chain,
+                head.currency.as_deref().or(inherited_currency),
+            )?)
         }
         None => None,
     };
-    let currency = head
-        .currency
-        .as_deref()
-        .or(inherited_currency)
-        .or(parent.as_ref().and_then(|(p, _)| p.currency.as_ref().map(|c| c.0.code())));
+    let currency = head.currency.as_deref().or(inherited_currency).or(parent
+        .as_ref()
+        .and_then(|(p, _)| p.currency.as_ref().map(|c| c.0.code())));
     let decimals = currency
         .and_then(|c| crate::money::Currency::from_code(c).ok())
         .map_or(2, |c| c.decimals());
 
     let mut own: RawBlueprint =
-        raw::with_decimals(decimals, || parse_yaml::<Option<RawBlueprint>>(text, file))?.unwrap_or_default();
+        raw::with_decimals(decimals, || parse_yaml::<Option<RawBlueprint>>(text, file))?
+            .unwrap_or_default();
     if let Some(rel) = own.extends.as_deref() {
         // Recorded resolved, so the merged blueprint says where it came from.
         own.extends = Some(dir.join(rel).display().to_string());

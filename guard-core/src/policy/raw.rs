@@ -204,7 +204,9 @@ pub(super) struct TierLit(pub AclTier);
 impl<'de> Deserialize<'de> for TierLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_scalar(d, "an ACL tier such as ACL-2", |text| {
-            text.parse::<AclTier>().map(TierLit).map_err(|e| format!("{TIER}{e}"))
+            text.parse::<AclTier>()
+                .map(TierLit)
+                .map_err(|e| format!("{TIER}{e}"))
         })
     }
 }
@@ -215,7 +217,9 @@ pub(super) struct CurrencyLit(pub Currency);
 impl<'de> Deserialize<'de> for CurrencyLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_scalar(d, "an ISO 4217 code such as USD", |text| {
-            Currency::from_code(text).map(CurrencyLit).map_err(|e| format!("{CURRENCY}{e}"))
+            Currency::from_code(text)
+                .map(CurrencyLit)
+                .map_err(|e| format!("{CURRENCY}{e}"))
         })
     }
 }
@@ -226,7 +230,9 @@ pub(super) struct DurationLit(pub Duration);
 impl<'de> Deserialize<'de> for DurationLit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_scalar(d, "a duration such as \"15m\" or \"7d\"", |text| {
-            guard_literals::parse_duration(text).map(DurationLit).map_err(|e| format!("{DURATION}{e}"))
+            guard_literals::parse_duration(text)
+                .map(DurationLit)
+                .map_err(|e| format!("{DURATION}{e}"))
         })
     }
 }
@@ -245,20 +251,26 @@ impl<'de> Deserialize<'de> for RatioLit {
                 f.write_str("a number from 0 to 1")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RatioLit, E> {
-                Ratio::from_fraction(v)
-                    .map(RatioLit)
-                    .ok_or_else(|| E::custom(format_args!("invalid value: {v} is not between 0 and 1")))
+                Ratio::from_fraction(v).map(RatioLit).ok_or_else(|| {
+                    E::custom(format_args!("invalid value: {v} is not between 0 and 1"))
+                })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RatioLit, E> {
                 match v {
                     0 => Ok(RatioLit(Ratio::from_basis_points(0).unwrap_or_default())),
-                    1 => Ok(RatioLit(Ratio::from_basis_points(10_000).unwrap_or_default())),
-                    _ => Err(E::custom(format_args!("invalid value: {v} is not between 0 and 1"))),
+                    1 => Ok(RatioLit(
+                        Ratio::from_basis_points(10_000).unwrap_or_default(),
+                    )),
+                    _ => Err(E::custom(format_args!(
+                        "invalid value: {v} is not between 0 and 1"
+                    ))),
                 }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RatioLit, E> {
                 u64::try_from(v)
-                    .map_err(|_| E::custom(format_args!("invalid value: {v} is not between 0 and 1")))
+                    .map_err(|_| {
+                        E::custom(format_args!("invalid value: {v} is not between 0 and 1"))
+                    })
                     .and_then(|v| self.visit_u64(v))
             }
         }
@@ -274,7 +286,11 @@ where
     D: Deserializer<'de>,
     F: FnOnce(&str) -> Result<T, String>,
 {
-    d.deserialize_str(ScalarVisitor { expecting, parse, out: PhantomData })
+    d.deserialize_str(ScalarVisitor {
+        expecting,
+        parse,
+        out: PhantomData,
+    })
 }
 
 struct ScalarVisitor<T, F> {
