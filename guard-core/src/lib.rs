@@ -45,6 +45,11 @@ pub use tier::{AclTier, TierError};
 #[cfg(feature = "macros")]
 pub use guard_macros::guard;
 
+/// The README's Rust examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// Not public API: used by code the `#[guard]` macro generates. No semver guarantees.
 #[doc(hidden)]
 pub mod __private {}

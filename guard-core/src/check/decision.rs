@@ -116,7 +116,7 @@ pub struct Decision {
 impl Decision {
     pub(crate) fn from_reasons(mut reasons: Vec<Reason>, mode: Mode, trust: f64) -> Self {
         // Strictest first, so the first reason is the one that decided; stable among equals.
-        reasons.sort_by(|a, b| b.intervention.cmp(&a.intervention));
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.intervention));
         let intervention = reasons.first().map_or(Intervention::Ok, |r| r.intervention);
         Self {
             intervention,
