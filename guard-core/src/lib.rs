@@ -22,6 +22,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod check;
+mod guarded;
 mod money;
 mod policy;
 pub mod scan;
@@ -33,6 +34,7 @@ pub use check::{
     CallId, Decision, Guard, GuardBuilder, GuardError, Intervention, MemoryOwnership, Ownership,
     OwnershipError, Reason, Session, ToolCall, Value,
 };
+pub use guarded::{Denial, GuardContext, ToParam};
 pub use money::{Currency, Money, MoneyError, Ratio};
 pub use policy::{
     ApprovalPolicy, Blueprint, BlueprintError, BlueprintErrorKind, CustomPattern, Mode,
@@ -42,8 +44,12 @@ pub use policy::{
 pub use scan::{Scanner, Signal, Source, Verdict};
 pub use tier::{AclTier, TierError};
 
+/// Wraps a tool handler with the pre-execution check. See the crate README.
 #[cfg(feature = "macros")]
 pub use guard_macros::guard;
+/// Derives [`ToParam`] for id newtypes and parameter structs.
+#[cfg(feature = "macros")]
+pub use guard_macros::ToParam;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[doc = include_str!("../../README.md")]
@@ -52,4 +58,8 @@ pub struct ReadmeDoctests;
 
 /// Not public API: used by code the `#[guard]` macro generates. No semver guarantees.
 #[doc(hidden)]
-pub mod __private {}
+pub mod __private {
+    pub use crate::check::{Overrides, Value};
+    pub use crate::guarded::private::*;
+    pub use crate::guarded::{Denial, GuardContext, ToParam};
+}

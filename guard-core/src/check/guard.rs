@@ -13,6 +13,7 @@ use super::call::ToolCall;
 use super::decision::{reply, Decision, Intervention, Reason};
 use super::isolation;
 use super::limits;
+use super::overrides::{Effective, Overrides};
 use super::ownership::{NoOwnership, Ownership};
 use super::value::Value;
 
@@ -213,6 +214,11 @@ impl Guard {
     /// Decides whether `call` may run. Never panics and never errors: every problem, including
     /// malformed parameters and a failing owner lookup, is a BLOCK with its reason.
     pub fn pre_execution_check(&self, call: &ToolCall) -> Decision {
+        self.check_with(call, None)
+    }
+
+    /// The check with a `#[guard]` attribute's limits folded in (strictest wins).
+    pub(crate) fn check_with(&self, call: &ToolCall, overrides: Option<&Overrides>) -> Decision {
         let bp = &self.inner.blueprint;
         let mut reasons = Vec::new();
 
@@ -237,6 +243,10 @@ impl Guard {
         }
 
         let tool = bp.tool(call.tool());
+        let limits = match overrides {
+            None => Effective::plain(bp, tool),
+            Some(o) => Effective::with(bp, tool, o, &mut reasons),
+        };
         let params = call.params();
         let session = call.session();
         reasons.extend(isolation::check(session, tool, params));
@@ -246,21 +256,32 @@ impl Guard {
 
         match tool.kind {
             ToolKind::Refund => match limits::amount(bp, tool, params) {
-                Ok(Some(amount)) => limits::refund_limits(bp, tool, amount, &mut reasons),
+                Ok(Some(amount)) => {
+                    limits::refund_limits(
+                        &limits.tripwires,
+                        limits.approval_above,
+                        amount,
+                        &mut reasons,
+                    );
+                }
                 Ok(None) => {}
                 Err(reason) => reasons.push(reason),
             },
             ToolKind::Discount => match limits::percent(tool, params) {
-                Ok(Some(h)) => limits::discount_limits(bp, h, &mut reasons),
+                Ok(Some(h)) => limits::discount_limits(&limits.tripwires, h, &mut reasons),
                 Ok(None) => {}
                 Err(reason) => reasons.push(reason),
             },
             _ => {}
         }
-        limits::review(tool, call.tool(), &mut reasons);
+        limits::review(limits.review, tool.kind, call.tool(), &mut reasons);
 
         Decision::from_reasons(reasons, bp.mode, 1.0)
     }
+
+    /// Settles a call that ran: `ok` commits its reservation, otherwise releases it.
+    /// (Reservations arrive with the rolling-limit store; until then there is nothing to settle.)
+    pub(crate) fn settle_call(&self, _call_id: &str, _ok: bool) {}
 
     fn check_ownership(&self, call: &ToolCall, reasons: &mut Vec<Reason>) {
         let tool = self.inner.blueprint.tool(call.tool());

@@ -1,7 +1,7 @@
 //! Per-transaction tripwires: refund amount, discount percentage, approval threshold, review.
 
 use crate::money::{Currency, Money};
-use crate::policy::{Blueprint, ToolKind, ToolPolicy};
+use crate::policy::{Blueprint, ToolKind, ToolPolicy, Tripwires};
 
 use super::decision::{reply, Intervention, Reason};
 use super::value::Value;
@@ -93,12 +93,11 @@ fn check_currency(code: &str, expected: Currency) -> Result<(), Reason> {
 
 /// Amount against `max_refund`, its nudge band and `approval_above`.
 pub(crate) fn refund_limits(
-    bp: &Blueprint,
-    tool: &ToolPolicy,
+    tw: &Tripwires,
+    approval_above: Option<Money>,
     amount: Money,
     out: &mut Vec<Reason>,
 ) {
-    let tw = &bp.tripwires;
     if amount.minor_units() > tw.max_refund.minor_units() {
         out.push(Reason::new(
             "max_refund_exceeded",
@@ -121,7 +120,7 @@ pub(crate) fn refund_limits(
             reply::CANNOT_HERE,
         ));
     }
-    if let Some(threshold) = tool.approval_above {
+    if let Some(threshold) = approval_above {
         if amount.minor_units() > threshold.minor_units() {
             out.push(Reason::new(
                 "approval_required",
@@ -158,8 +157,7 @@ pub(crate) fn percent(tool: &ToolPolicy, params: &Value) -> Result<Option<u32>, 
 }
 
 /// Percentage against `max_discount_percent` and its nudge band.
-pub(crate) fn discount_limits(bp: &Blueprint, hundredths: u32, out: &mut Vec<Reason>) {
-    let tw = &bp.tripwires;
+pub(crate) fn discount_limits(tw: &Tripwires, hundredths: u32, out: &mut Vec<Reason>) {
     let max = tw.max_discount_hundredths;
     let shown = |h: u32| format!("{}.{:02}%", h / 100, h % 100);
     if hundredths > max {
@@ -191,9 +189,9 @@ pub(crate) fn discount_limits(bp: &Blueprint, hundredths: u32, out: &mut Vec<Rea
 }
 
 /// Tools marked for review (by kind and tier, or `review: true`) FLAG.
-pub(crate) fn review(tool: &ToolPolicy, name: &str, out: &mut Vec<Reason>) {
-    if tool.review {
-        let what = match tool.kind {
+pub(crate) fn review(review: bool, kind: ToolKind, name: &str, out: &mut Vec<Reason>) {
+    if review {
+        let what = match kind {
             ToolKind::DataExport => "data export",
             ToolKind::AccountChange => "account change",
             _ => "tool",

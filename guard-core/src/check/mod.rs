@@ -7,13 +7,16 @@ mod decision;
 mod guard;
 mod isolation;
 mod limits;
+mod overrides;
 mod ownership;
 mod session;
 mod value;
 
 pub use call::{CallId, ToolCall};
+pub(crate) use decision::reply;
 pub use decision::{Decision, Intervention, Reason};
 pub use guard::{Guard, GuardBuilder, GuardError};
+pub use overrides::{Overrides, Tripwire};
 pub use ownership::{MemoryOwnership, Ownership, OwnershipError};
 pub use session::Session;
 pub use value::Value;

@@ -18,6 +18,13 @@ use crate::tier::AclTier;
 
 pub use load::{BlueprintError, BlueprintErrorKind};
 
+/// Whether `tier` reviews (FLAGs) every call of a tool of `kind`.
+pub(crate) fn tier_reviews(tier: AclTier, kind: ToolKind) -> bool {
+    defaults::TIERS
+        .get(usize::from(tier.level()))
+        .is_some_and(|d| d.review.contains(&kind))
+}
+
 /// The blueprint compiled into the binary: DESIGN.md's example policy.
 pub const DEFAULT_BLUEPRINT_YAML: &str = include_str!("default_blueprint.yaml");
 

@@ -1,0 +1,25 @@
+use guard_core::{guard, Denial, Guard, GuardContext, Session};
+
+struct Ctx {
+    guard: Guard,
+    session: Session,
+}
+
+impl GuardContext for Ctx {
+    fn guard(&self) -> &Guard {
+        &self.guard
+    }
+    fn session(&self) -> &Session {
+        &self.session
+    }
+    fn agent_id(&self) -> &str {
+        "support-bot-prod"
+    }
+}
+
+#[guard]
+fn refund(ctx: &Ctx, amount: u32) {
+    let _ = amount;
+}
+
+fn main() {}

@@ -1,0 +1,26 @@
+use guard_core::{guard, Denial, Guard, GuardContext, Session};
+
+struct Ctx {
+    guard: Guard,
+    session: Session,
+}
+
+impl GuardContext for Ctx {
+    fn guard(&self) -> &Guard {
+        &self.guard
+    }
+    fn session(&self) -> &Session {
+        &self.session
+    }
+    fn agent_id(&self) -> &str {
+        "support-bot-prod"
+    }
+}
+
+#[guard(tripwires(max_refund = 750, daily_refund_limit = 750))]
+fn refund(ctx: &Ctx, amount: u32) -> Result<(), Denial> {
+    let _ = amount;
+    Ok(())
+}
+
+fn main() {}
