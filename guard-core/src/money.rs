@@ -192,23 +192,37 @@ impl Money {
     }
 }
 
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Money {
+    /// The amount in major units as plain decimal text with the currency's decimals
+    /// (`"500.00"` for USD, `"500"` for JPY): the form amounts are written in.
+    pub fn major_units_text(&self) -> String {
+        let mut out = String::with_capacity(24);
+        let _ = self.write_major(&mut out);
+        out
+    }
+
+    fn write_major(&self, f: &mut impl fmt::Write) -> fmt::Result {
         let d = self.currency.decimals();
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
         if d == 0 {
-            return write!(f, "{sign}{abs} {}", self.currency);
+            return write!(f, "{sign}{abs}");
         }
         let scale = 10u64.pow(d);
         write!(
             f,
-            "{sign}{}.{:0width$} {}",
+            "{sign}{}.{:0width$}",
             abs / scale,
             abs % scale,
-            self.currency,
             width = d as usize
         )
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_major(f)?;
+        write!(f, " {}", self.currency)
     }
 }
 

@@ -44,6 +44,11 @@ pub trait GuardContext {
     fn approval(&self) -> Option<&str> {
         None
     }
+    /// Sees every decision of a guarded call, allowed or not: the place to log a NUDGE's
+    /// suggestion or queue a FLAG for review. Does nothing by default.
+    fn on_decision(&self, decision: &crate::check::Decision) {
+        let _ = decision;
+    }
 }
 
 impl<T: GuardContext + ?Sized> GuardContext for &T {
@@ -58,6 +63,9 @@ impl<T: GuardContext + ?Sized> GuardContext for &T {
     }
     fn approval(&self) -> Option<&str> {
         (**self).approval()
+    }
+    fn on_decision(&self, decision: &crate::check::Decision) {
+        (**self).on_decision(decision);
     }
 }
 
@@ -74,6 +82,9 @@ impl<T: GuardContext + ?Sized> GuardContext for &mut T {
     fn approval(&self) -> Option<&str> {
         (**self).approval()
     }
+    fn on_decision(&self, decision: &crate::check::Decision) {
+        (**self).on_decision(decision);
+    }
 }
 
 impl<T: GuardContext + ?Sized> GuardContext for std::sync::Arc<T> {
@@ -88,6 +99,9 @@ impl<T: GuardContext + ?Sized> GuardContext for std::sync::Arc<T> {
     }
     fn approval(&self) -> Option<&str> {
         (**self).approval()
+    }
+    fn on_decision(&self, decision: &crate::check::Decision) {
+        (**self).on_decision(decision);
     }
 }
 

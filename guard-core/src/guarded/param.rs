@@ -82,11 +82,13 @@ int_param!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 /// rules read exactly, currency check included.
 impl ToParam for Money {
     fn to_param(&self) -> Value {
-        let text = self.to_string();
-        let (value, _) = text.split_once(' ').unwrap_or((text.as_str(), ""));
-        Value::object()
-            .with("value", value)
-            .with("currency", self.currency().code())
+        Value::Object(vec![
+            ("value".to_owned(), Value::String(self.major_units_text())),
+            (
+                "currency".to_owned(),
+                Value::String(self.currency().code().to_owned()),
+            ),
+        ])
     }
 }
 

@@ -37,17 +37,24 @@ pub fn context<C: GuardContext + ?Sized>(ctx: &C) -> &C {
 /// A call id unique within the process and, through a random per-process prefix, across a
 /// fleet (stores settle and deduplicate by call id).
 fn next_call_id(tool: &str) -> String {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    use std::fmt::Write;
+    static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| {
+    let prefix = PREFIX.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
         // RandomState is seeded from the OS's randomness once per process.
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
-        h.finish()
+        format!("{:016x}", h.finish())
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{tool}-{prefix:016x}-{n}")
+    let mut id = String::with_capacity(tool.len() + prefix.len() + 22);
+    id.push_str(tool);
+    id.push('-');
+    id.push_str(prefix);
+    id.push('-');
+    let _ = write!(id, "{n}");
+    id
 }
 
 /// The full pre-execution check for a guarded handler. `Err` means the body must not run.
@@ -65,6 +72,7 @@ pub fn check<C: GuardContext + ?Sized>(
         call = call.with_approval(token);
     }
     let decision = guard.check_with(&call, Some(&spec.overrides));
+    ctx.on_decision(&decision);
     if decision.allowed() {
         Ok(Pending {
             guard: guard.clone(),
