@@ -21,6 +21,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod audit;
 mod check;
 mod guarded;
 mod money;
