@@ -525,9 +525,10 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn rule_table() {
-    let guard = guard();
     let mut failures = Vec::new();
     for c in cases() {
+        // A fresh guard per row: history (trust, totals) from earlier rows must not decide.
+        let guard = guard();
         let call = ToolCall::new(c.agent, c.tool, c.session.clone()).with_params(c.params.clone());
         let d = guard.pre_execution_check(&call);
         let codes: Vec<&str> = d.reasons().iter().map(|r| r.code()).collect();
@@ -565,8 +566,8 @@ fn strictest_wins_and_the_deciding_reason_comes_first() {
 
 #[test]
 fn customer_messages_never_reveal_limits() {
-    let guard = guard();
     for c in cases() {
+        let guard = guard();
         let call = ToolCall::new(c.agent, c.tool, c.session.clone()).with_params(c.params.clone());
         let d = guard.pre_execution_check(&call);
         for r in d.reasons() {
@@ -618,13 +619,15 @@ fn shadow_mode_records_the_same_decision_and_lets_it_through() {
     let yaml = guard_core::DEFAULT_BLUEPRINT_YAML.replace("mode: enforce", "mode: shadow");
     let bp = Blueprint::from_yaml_str(&yaml, "shadow.yaml").unwrap();
     assert_eq!(bp.mode(), Mode::Shadow);
-    let shadow = Guard::builder()
-        .blueprint(bp)
-        .ownership(owners())
-        .build()
-        .unwrap();
-    let enforce = guard();
     for c in cases() {
+        // Fresh guards per row: in shadow mode allowed calls really run and count, so shared
+        // histories would diverge from enforce mode's by design.
+        let shadow = Guard::builder()
+            .blueprint(bp.clone())
+            .ownership(owners())
+            .build()
+            .unwrap();
+        let enforce = guard();
         let call = ToolCall::new(c.agent, c.tool, c.session.clone()).with_params(c.params.clone());
         let (s, e) = (
             shadow.pre_execution_check(&call),

@@ -59,7 +59,7 @@ fn a_support_flow_through_the_facade() {
     let tool: &ToolPolicy = guard.blueprint().tool("process_refund");
     assert_eq!(tool.kind(), ToolKind::Refund);
 
-    let verdict: Verdict = guard.scan_message("sess", "Where is my parcel?");
+    let verdict: Verdict = guard.scan_message(&session, "Where is my parcel?");
     assert!(!verdict.blocked());
     let _signals: &[Signal] = verdict.signals();
     let _ = guard.scan_text("ok", Source::ToolOutput);

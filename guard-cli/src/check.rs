@@ -4,11 +4,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use guard_core::{Decision, Guard, MemoryOwnership, Session, ToolCall, Value};
+use guard_core::store::{Clock, ManualClock, Settlement, SystemClock, Timestamp};
+use guard_core::{Decision, Guard, MemoryOwnership, Outcome, Session, ToolCall, Value};
 use serde_json::{json, Map, Value as Json};
 
 use crate::io::{emit, error_line, load_policy, open_input, score, verdict_json, Line, Lines};
-use crate::time::{parse_rfc3339, to_system_time};
+use crate::time::parse_rfc3339;
 
 /// Arguments of `guard check`.
 #[derive(Debug, clap::Args)]
@@ -37,7 +38,9 @@ pub fn run(args: Args) -> ExitCode {
 /// `Ok(all_lines_fine)`, or a usage / policy / I/O error.
 fn run_inner(args: &Args) -> Result<bool, String> {
     let blueprint = load_policy(args.policy.as_ref())?;
-    let mut builder = Guard::builder().blueprint(blueprint);
+    // Lines without `at` run at the time of the last line that had one (or now, before any).
+    let clock = ManualClock::new(SystemClock.now());
+    let mut builder = Guard::builder().blueprint(blueprint).clock(clock.clone());
     if let Some(path) = &args.owners {
         builder = builder.ownership(load_owners(path)?);
     }
@@ -48,6 +51,7 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     let mut out = stdout.lock();
     let mut stream = Stream {
         guard,
+        clock,
         last_at: None,
     };
     let mut all_fine = true;
@@ -94,6 +98,7 @@ fn load_owners(path: &Path) -> Result<MemoryOwnership, String> {
 
 struct Stream {
     guard: Guard,
+    clock: ManualClock,
     last_at: Option<i64>,
 }
 
@@ -124,16 +129,19 @@ impl Stream {
                 )));
             }
             self.last_at = Some(millis);
+            self.clock
+                .set(Timestamp::from_millis(u64::try_from(millis).unwrap_or(0)));
         }
         if obj.contains_key("tool") {
             self.tool_call(id, obj).map_err(fail)
         } else if obj.contains_key("message") {
             self.message(id, obj).map_err(fail)
-        } else if obj.contains_key("settle")
-            || obj.contains_key("approve")
-            || obj.contains_key("deny")
-        {
-            Err(fail("settle, approve and deny lines are not supported yet: they arrive with the approval queue".into()))
+        } else if let Some(call_id) = obj.get("settle") {
+            self.settle(id, call_id, obj).map_err(fail)
+        } else if let Some(ticket) = obj.get("approve") {
+            self.approve(id, ticket, obj).map_err(fail)
+        } else if let Some(ticket) = obj.get("deny") {
+            self.deny(id, ticket, obj).map_err(fail)
         } else {
             Err(fail(
                 "unknown line kind: expected `tool`, `message`, `settle`, `approve` or `deny`"
@@ -157,16 +165,21 @@ impl Stream {
         if let Some(t) = obj.get("approval") {
             call = call.with_approval(t.as_str().ok_or("`approval` must be a string")?);
         }
-        if let Some(o) = obj.get("outcome") {
-            if !matches!(o.as_str(), Some("ok" | "failed")) {
-                return Err("`outcome` must be \"ok\" or \"failed\"".into());
+        let outcome = obj.get("outcome").map(outcome).transpose()?;
+        let decision = self.guard.pre_execution_check(&call);
+        let mut out = decision_json(id.clone(), &decision);
+        // `outcome` settles the call at once; without it the call stays reserved until a
+        // settle line or the reservation TTL.
+        if let (Some(o), true) = (outcome, decision.allowed()) {
+            let settled = self
+                .guard
+                .settle(&id_text(id), o)
+                .map_err(|e| e.to_string())?;
+            if let Json::Object(m) = &mut out {
+                m.insert("settled".into(), settlement(settled).into());
             }
         }
-        if let Some(ms) = self.last_at.filter(|_| obj.contains_key("at")) {
-            call = call.with_time(to_system_time(ms));
-        }
-        let decision = self.guard.pre_execution_check(&call);
-        Ok(decision_json(id.clone(), &decision))
+        Ok(out)
     }
 
     fn message(&mut self, id: &Json, obj: &Map<String, Json>) -> Result<Json, String> {
@@ -174,18 +187,92 @@ impl Stream {
             .get("message")
             .and_then(Json::as_str)
             .ok_or("`message` must be a string")?;
-        let session_id = match obj.get("session") {
-            Some(Json::String(s)) => s.clone(),
-            Some(v @ Json::Object(_)) => session(v)?.session_id().to_owned(),
+        // A bare session id names no customer: its injections cannot lower anyone's trust.
+        let session = match obj.get("session") {
+            Some(Json::String(s)) => Session::guest(s.clone()),
+            Some(v @ Json::Object(_)) => session(v)?,
             Some(_) => return Err("`session` must be a session object or a session id".into()),
             None => return Err("missing field `session`".into()),
         };
         let verdict = match obj.get("source").map(Json::as_str) {
-            None | Some(Some("customer")) => self.guard.scan_message(&session_id, text),
-            Some(Some("tool_output")) => self.guard.scan_tool_output(&session_id, text),
+            None | Some(Some("customer")) => self.guard.scan_message(&session, text),
+            Some(Some("tool_output")) => self.guard.scan_tool_output(&session, text),
             _ => return Err("`source` must be \"customer\" or \"tool_output\"".into()),
         };
         Ok(verdict_json(id.clone(), &verdict))
+    }
+}
+
+impl Stream {
+    fn settle(
+        &mut self,
+        id: &Json,
+        call_id: &Json,
+        obj: &Map<String, Json>,
+    ) -> Result<Json, String> {
+        let call_id = call_id
+            .as_str()
+            .ok_or("`settle` must be the call id as a string")?;
+        let o = outcome(obj.get("outcome").ok_or("a settle line needs `outcome`")?)?;
+        let settled = self.guard.settle(call_id, o).map_err(|e| e.to_string())?;
+        Ok(json!({"id": id, "settled": call_id, "result": settlement(settled)}))
+    }
+
+    fn approve(
+        &mut self,
+        id: &Json,
+        ticket: &Json,
+        obj: &Map<String, Json>,
+    ) -> Result<Json, String> {
+        let ticket = ticket
+            .as_str()
+            .ok_or("`approve` must be the ticket id as a string")?;
+        let by = optional_str(obj, "by")?.unwrap_or("guard-cli");
+        let why = optional_str(obj, "why")?.unwrap_or("");
+        let issued = self
+            .guard
+            .approve(ticket, by, why)
+            .map_err(|e| e.to_string())?;
+        Ok(json!({"id": id, "approval": issued.token()}))
+    }
+
+    fn deny(&mut self, id: &Json, ticket: &Json, obj: &Map<String, Json>) -> Result<Json, String> {
+        let ticket = ticket
+            .as_str()
+            .ok_or("`deny` must be the ticket id as a string")?;
+        let by = optional_str(obj, "by")?.unwrap_or("guard-cli");
+        let why = optional_str(obj, "why")?.unwrap_or("");
+        self.guard
+            .deny(ticket, by, why)
+            .map_err(|e| e.to_string())?;
+        Ok(json!({"id": id, "denied": ticket}))
+    }
+}
+
+fn optional_str<'a>(obj: &'a Map<String, Json>, key: &str) -> Result<Option<&'a str>, String> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("`{key}` must be a string")),
+    }
+}
+
+fn outcome(v: &Json) -> Result<Outcome, String> {
+    match v.as_str() {
+        Some("ok") => Ok(Outcome::Ok),
+        Some("failed") => Ok(Outcome::Failed),
+        _ => Err("`outcome` must be \"ok\" or \"failed\"".into()),
+    }
+}
+
+fn settlement(s: Settlement) -> &'static str {
+    match s {
+        Settlement::Committed => "committed",
+        Settlement::Released => "released",
+        Settlement::AlreadyCommitted => "already_committed",
+        Settlement::AlreadyReleased => "already_released",
+        Settlement::Expired => "expired",
+        Settlement::Unknown => "unknown",
     }
 }
 

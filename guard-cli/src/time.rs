@@ -1,7 +1,5 @@
 //! RFC 3339 timestamps for the `at` field, without a date-time dependency.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 /// Parses `2026-11-21T09:30:00Z`, `2026-11-21T09:30:00.250+01:00` (also lower-case `t`/`z` and a
 /// space separator). Returns milliseconds since the Unix epoch; dates before 1970 are refused.
 pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
@@ -80,10 +78,6 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         return Err(format!("timestamp {s:?} is before 1970"));
     }
     Ok(secs * 1000 + millis)
-}
-
-pub fn to_system_time(millis: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }
 
 fn is_leap(y: i64) -> bool {

@@ -32,8 +32,8 @@ pub mod store;
 mod tier;
 
 pub use check::{
-    CallId, Decision, Guard, GuardBuilder, GuardError, Intervention, MemoryOwnership, Ownership,
-    OwnershipError, Reason, Session, ToolCall, Value,
+    Alert, CallId, Decision, Guard, GuardBuilder, GuardError, Intervention, MemoryOwnership,
+    Outcome, Ownership, OwnershipError, Reason, Session, ToolCall, Value,
 };
 pub use guarded::{Denial, GuardContext, ToParam};
 pub use money::{Currency, Money, MoneyError, Ratio};

@@ -57,6 +57,8 @@ pub(crate) mod reply {
         "I've passed this to a specialist who will review it shortly. You'll hear back from us soon.";
     pub const VERIFY_ORDER: &str =
         "I couldn't verify that order on your account. Could you check the order number?";
+    pub const UNUSUAL_ACTIVITY: &str =
+        "Due to the unusual number of recent issues, I'm connecting you with a specialist.";
     pub const TRY_LATER: &str =
         "I can't complete that right now. Shall I connect you with a member of our team?";
 }

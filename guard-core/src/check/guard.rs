@@ -1,13 +1,18 @@
 //! The facade: one `Guard` per blueprint, shared by every conversation.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use thiserror::Error;
 
-use crate::policy::{Blueprint, BlueprintError, ToolKind};
+use crate::policy::{Blueprint, BlueprintError, Mode, ToolKind};
 use crate::scan::{ScanError, Scanner, Source, Verdict};
+use crate::signals::{HeuristicJudge, ReasoningJudge};
+use crate::store::{
+    ApprovalQueue, Clock, Issued, MemoryApprovalQueue, MemoryStore, Penalty, Settlement, Store,
+    StoreError, SystemClock, Ticket, Timestamp, TrustEntry, TrustPenalties,
+};
 
 use super::call::ToolCall;
 use super::decision::{reply, Decision, Intervention, Reason};
@@ -15,6 +20,9 @@ use super::isolation;
 use super::limits;
 use super::overrides::{Effective, Overrides};
 use super::ownership::{NoOwnership, Ownership};
+use super::session::Session;
+use super::sessions::Sessions;
+use super::stateful::{self, Outcome};
 use super::value::Value;
 
 /// Errors building a [`Guard`].
@@ -35,11 +43,14 @@ pub enum GuardError {
 ///
 /// ```
 /// use guard_core::{Blueprint, Guard, MemoryOwnership};
+/// use guard_core::store::{ManualClock, MemoryStore, Timestamp};
 /// let mut owners = MemoryOwnership::new();
 /// owners.insert("order", "A-100", "C-1");
 /// let guard = Guard::builder()
 ///     .blueprint(Blueprint::embedded_default()?)
 ///     .ownership(owners)
+///     .store(MemoryStore::new())
+///     .clock(ManualClock::new(Timestamp::from_millis(1_700_000_000_000)))
 ///     .build()?;
 /// assert_eq!(guard.blueprint().name(), "customer-service-v1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -48,6 +59,11 @@ pub enum GuardError {
 pub struct GuardBuilder {
     blueprint: Option<Blueprint>,
     ownership: Option<Box<dyn Ownership>>,
+    store: Option<Arc<dyn Store>>,
+    approvals: Option<Arc<dyn ApprovalQueue>>,
+    clock: Option<Arc<dyn Clock>>,
+    penalties: Option<TrustPenalties>,
+    judge: Option<Box<dyn ReasoningJudge>>,
 }
 
 impl std::fmt::Debug for GuardBuilder {
@@ -55,7 +71,9 @@ impl std::fmt::Debug for GuardBuilder {
         f.debug_struct("GuardBuilder")
             .field("blueprint", &self.blueprint.as_ref().map(Blueprint::name))
             .field("ownership", &self.ownership.is_some())
-            .finish()
+            .field("store", &self.store)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
     }
 }
 
@@ -72,31 +90,75 @@ impl GuardBuilder {
         self
     }
 
+    /// The state behind rolling limits and trust (default: a new [`MemoryStore`]). Pass an
+    /// `Arc` to share one store between guards.
+    pub fn store(mut self, store: impl Store + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The approval queue (default: a [`MemoryApprovalQueue`] with the blueprint's TTLs).
+    pub fn approvals(mut self, queue: impl ApprovalQueue + 'static) -> Self {
+        self.approvals = Some(Arc::new(queue));
+        self
+    }
+
+    /// Where time comes from (default: [`SystemClock`]). Tests and replays use a
+    /// `ManualClock`.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Trust penalties per reason code (default: [`TrustPenalties::default`]).
+    pub fn trust_penalties(mut self, penalties: TrustPenalties) -> Self {
+        self.penalties = Some(penalties);
+        self
+    }
+
+    /// Scores the `reasoning` of tool calls (default: [`HeuristicJudge`]); plug in an LLM
+    /// judge here.
+    pub fn reasoning_judge(mut self, judge: impl ReasoningJudge + 'static) -> Self {
+        self.judge = Some(Box::new(judge));
+        self
+    }
+
     /// Compiles the scanner and freezes the policy.
     pub fn build(self) -> Result<Guard, GuardError> {
         let blueprint = match self.blueprint {
             Some(bp) => bp,
             None => Blueprint::embedded_default()?,
         };
-        if blueprint.store.url != "memory" {
+        if blueprint.store.url != "memory" && self.store.is_none() {
             return Err(GuardError::UnsupportedStore(redact_url(
                 &blueprint.store.url,
             )));
         }
         let scanner = Scanner::new(&blueprint.scanner)?;
+        let approvals = self
+            .approvals
+            .unwrap_or_else(|| Arc::new(MemoryApprovalQueue::from_policy(blueprint.approvals())));
         Ok(Guard {
             inner: Arc::new(Inner {
-                blueprint,
                 scanner,
                 ownership: self.ownership.unwrap_or_else(|| Box::new(NoOwnership)),
-                history: Mutex::new(History::default()),
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                approvals,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                penalties: self.penalties.unwrap_or_default(),
+                judge: self
+                    .judge
+                    .unwrap_or_else(|| Box::new(HeuristicJudge::new())),
+                sessions: Sessions::default(),
+                alerts: Mutex::new(VecDeque::new()),
+                blueprint,
             }),
         })
     }
 }
 
 /// Strips credentials from a store URL before it appears in any message.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!(
             "{}://***@{}",
@@ -107,6 +169,37 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// Something an operator must see now, not in the next review: an agent hit the agent-wide
+/// refund limit (a hijacked or buggy agent stops there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub(crate) at: Timestamp,
+    pub(crate) code: &'static str,
+    pub(crate) agent: String,
+    pub(crate) message: String,
+}
+
+impl Alert {
+    /// When.
+    pub fn at(&self) -> Timestamp {
+        self.at
+    }
+    /// Stable code, e.g. `agent_hourly_limit_exceeded`.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    /// The agent concerned.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+    /// For operators.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+const MAX_ALERTS: usize = 1024;
+
 /// The guard: a compiled blueprint, a scanner and the state around them. Cheap to clone and
 /// share across threads.
 #[derive(Clone)]
@@ -114,11 +207,27 @@ pub struct Guard {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    blueprint: Blueprint,
-    scanner: Scanner,
-    ownership: Box<dyn Ownership>,
-    history: Mutex<History>,
+pub(crate) struct Inner {
+    pub blueprint: Blueprint,
+    pub scanner: Scanner,
+    pub ownership: Box<dyn Ownership>,
+    pub store: Arc<dyn Store>,
+    pub approvals: Arc<dyn ApprovalQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub penalties: TrustPenalties,
+    pub judge: Box<dyn ReasoningJudge>,
+    pub sessions: Sessions,
+    pub alerts: Mutex<VecDeque<Alert>>,
+}
+
+impl Inner {
+    pub(crate) fn alert(&self, alert: Alert) {
+        let mut alerts = self.alerts.lock();
+        if alerts.len() >= MAX_ALERTS {
+            alerts.pop_front();
+        }
+        alerts.push_back(alert);
+    }
 }
 
 impl std::fmt::Debug for Guard {
@@ -129,47 +238,8 @@ impl std::fmt::Debug for Guard {
     }
 }
 
-/// Recent messages per session, so an instruction split across messages is seen. Bounded in
-/// sessions and messages: old sessions are forgotten first.
-#[derive(Default)]
-struct History {
-    sessions: HashMap<String, VecDeque<String>>,
-    order: VecDeque<String>,
-}
-
-const HISTORY_MESSAGES: usize = 4;
-const HISTORY_SESSIONS: usize = 100_000;
-const HISTORY_MESSAGE_BYTES: usize = 4096;
-
-impl History {
-    fn recent(&self, session: &str) -> Vec<String> {
-        self.sessions
-            .get(session)
-            .map(|q| q.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn push(&mut self, session: &str, text: &str) {
-        if !self.sessions.contains_key(session) {
-            if self.order.len() >= HISTORY_SESSIONS {
-                if let Some(old) = self.order.pop_front() {
-                    self.sessions.remove(&old);
-                }
-            }
-            self.order.push_back(session.to_owned());
-        }
-        let queue = self.sessions.entry(session.to_owned()).or_default();
-        if queue.len() >= HISTORY_MESSAGES {
-            queue.pop_front();
-        }
-        // Only the tail matters for a split instruction; bound what each session holds.
-        let mut start = text.len().saturating_sub(HISTORY_MESSAGE_BYTES);
-        while !text.is_char_boundary(start) {
-            start += 1;
-        }
-        queue.push_back(text.get(start..).unwrap_or("").to_owned());
-    }
-}
+/// Free-text parameters shorter than this are ids and codes, not prose worth scanning.
+const MIN_SCANNED_TEXT: usize = 20;
 
 impl Guard {
     /// Starts a builder.
@@ -182,44 +252,90 @@ impl Guard {
         &self.inner.blueprint
     }
 
+    /// The current time of the guard's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
     /// Scans text with no session context.
     pub fn scan_text(&self, text: &str, source: Source) -> Verdict {
         self.inner.scanner.scan(text, source)
     }
 
-    /// Scans a customer message in a session: the message alone and joined with the session's
-    /// recent messages. A blocked message never reaches the model: show the customer
-    /// [`Verdict::reply`] instead.
-    pub fn scan_message(&self, session_id: &str, text: &str) -> Verdict {
-        self.scan_in_session(session_id, text, Source::Customer)
-    }
-
-    /// Scans a tool's output before it is fed back to the model.
-    pub fn scan_tool_output(&self, session_id: &str, text: &str) -> Verdict {
-        self.scan_in_session(session_id, text, Source::ToolOutput)
-    }
-
-    fn scan_in_session(&self, session_id: &str, text: &str, source: Source) -> Verdict {
-        let recent = self.inner.history.lock().recent(session_id);
+    /// Scans a customer message: the message alone and joined with the session's recent
+    /// messages. A blocked message never reaches the model: show the customer
+    /// [`Verdict::reply`] instead. A blocked injection lowers the customer's trust; a weak
+    /// signal (risk at or above `scanner.flag_threshold`) FLAGs the session's next money action.
+    pub fn scan_message(&self, session: &Session, text: &str) -> Verdict {
+        let inner = &self.inner;
+        let id = session.session_id();
+        let recent: Vec<String> = inner
+            .sessions
+            .peek(id, |s| s.recent.iter().cloned().collect())
+            .unwrap_or_default();
         let refs: Vec<&str> = recent.iter().map(String::as_str).collect();
-        let verdict = self.inner.scanner.scan_in_context(text, &refs, source);
-        if source == Source::Customer
-            && text.len() <= self.inner.blueprint.scanner.max_message_bytes
-        {
-            self.inner.history.lock().push(session_id, text);
+        let verdict = inner.scanner.scan_in_context(text, &refs, Source::Customer);
+        let storable = text.len() <= inner.blueprint.scanner.max_message_bytes;
+        inner.sessions.with(id, |s| {
+            // A blocked message is not kept: joined with later messages it would block them too.
+            if storable && !verdict.blocked() {
+                s.remember(text);
+                s.sentiment.observe(text);
+            }
+            if verdict.flagged() && !verdict.blocked() {
+                s.flagged = Some(
+                    verdict
+                        .signals()
+                        .first()
+                        .map_or_else(String::new, |sig| sig.rule().to_owned()),
+                );
+            }
+            s.note_verdict(summary(&verdict, Source::Customer));
+        });
+        if verdict.blocked() && session.is_authenticated() {
+            let now = inner.clock.now();
+            let half_life = inner.blueprint.trust.half_life;
+            let amount = inner.penalties.penalty("prompt_injection");
+            // A store error here loses a trust penalty, not a decision: the message is blocked.
+            let _ = inner.store.penalize(
+                session.customer_id(),
+                Penalty {
+                    code: "prompt_injection",
+                    amount,
+                },
+                half_life,
+                now,
+            );
         }
         verdict
     }
 
+    /// Scans a tool's output before it is fed back to the model. Injections found here do not
+    /// lower the customer's trust: the customer did not write them.
+    pub fn scan_tool_output(&self, session: &Session, text: &str) -> Verdict {
+        let verdict = self.inner.scanner.scan(text, Source::ToolOutput);
+        self.inner.sessions.with(session.session_id(), |s| {
+            s.note_verdict(summary(&verdict, Source::ToolOutput))
+        });
+        verdict
+    }
+
     /// Decides whether `call` may run. Never panics and never errors: every problem, including
-    /// malformed parameters and a failing owner lookup, is a BLOCK with its reason.
+    /// malformed parameters, a failing owner lookup and an unreachable store, is a BLOCK with
+    /// its reason. An allowed money call is reserved against the rolling limits; settle it with
+    /// [`Guard::commit`] or [`Guard::release`] (unsettled, it counts as committed after
+    /// `store.reservation_ttl`).
     pub fn pre_execution_check(&self, call: &ToolCall) -> Decision {
         self.check_with(call, None)
     }
 
     /// The check with a `#[guard]` attribute's limits folded in (strictest wins).
     pub(crate) fn check_with(&self, call: &ToolCall, overrides: Option<&Overrides>) -> Decision {
-        let bp = &self.inner.blueprint;
+        let inner = &*self.inner;
+        let bp = &inner.blueprint;
+        let now = call
+            .time()
+            .map_or_else(|| inner.clock.now(), Timestamp::from);
         let mut reasons = Vec::new();
 
         match bp.agent_tools(call.agent_id()) {
@@ -254,15 +370,17 @@ impl Guard {
             self.check_ownership(call, &mut reasons);
         }
 
+        let mut amount = None;
         match tool.kind {
             ToolKind::Refund => match limits::amount(bp, tool, params) {
-                Ok(Some(amount)) => {
+                Ok(Some(a)) => {
                     limits::refund_limits(
                         &limits.tripwires,
                         limits.approval_above,
-                        amount,
+                        a,
                         &mut reasons,
                     );
+                    amount = Some(a);
                 }
                 Ok(None) => {}
                 Err(reason) => reasons.push(reason),
@@ -275,13 +393,134 @@ impl Guard {
             _ => {}
         }
         limits::review(limits.review, tool.kind, call.tool(), &mut reasons);
+        self.scan_call_text(call, &mut reasons);
 
-        Decision::from_reasons(reasons, bp.mode, 1.0)
+        stateful::decide(inner, call, tool, &limits, amount, now, reasons)
     }
 
-    /// Settles a call that ran: `ok` commits its reservation, otherwise releases it.
-    /// (Reservations arrive with the rolling-limit store; until then there is nothing to settle.)
-    pub(crate) fn settle_call(&self, _call_id: &str, _ok: bool) {}
+    /// Injections smuggled into a call's free text or its reasoning BLOCK the call: the model
+    /// that wrote them has been steered.
+    fn scan_call_text(&self, call: &ToolCall, reasons: &mut Vec<Reason>) {
+        let mut texts = Vec::new();
+        collect_text(call.params(), 0, &mut texts);
+        for text in texts {
+            let v = self.inner.scanner.scan(text, Source::ToolOutput);
+            if v.blocked() {
+                reasons.push(Reason::new(
+                    "injection_in_params",
+                    Intervention::Block,
+                    format!(
+                        "a parameter carries an injection ({}, risk {:.2})",
+                        top_rule(&v),
+                        v.risk()
+                    ),
+                    reply::CANNOT_HERE,
+                ));
+                break;
+            }
+        }
+        if let Some(text) = call.reasoning() {
+            let v = self.inner.scanner.scan(text, Source::ToolOutput);
+            if v.blocked() {
+                reasons.push(Reason::new(
+                    "injection_in_reasoning",
+                    Intervention::Block,
+                    format!(
+                        "the agent's reasoning carries an injection ({}, risk {:.2})",
+                        top_rule(&v),
+                        v.risk()
+                    ),
+                    reply::CANNOT_HERE,
+                ));
+            }
+        }
+    }
+
+    /// The call ran: its reservation is final. Idempotent by call id.
+    pub fn commit(&self, call_id: &str) -> Result<Settlement, StoreError> {
+        self.inner.store.commit(call_id, self.inner.clock.now())
+    }
+
+    /// The call failed: its reservation stops counting (unless it already expired into
+    /// committed). Idempotent by call id.
+    pub fn release(&self, call_id: &str) -> Result<Settlement, StoreError> {
+        self.inner.store.release(call_id, self.inner.clock.now())
+    }
+
+    /// Settles a guarded handler's call by its body's result. A failure to reach the store
+    /// leaves the reservation to expire into committed: the conservative reading.
+    pub(crate) fn settle_call(&self, call_id: &str, ok: bool) {
+        let _ = if ok {
+            self.commit(call_id)
+        } else {
+            self.release(call_id)
+        };
+    }
+
+    /// Approves an escalated call: returns a single-use token bound to its tool, customer and
+    /// arguments (present it on the retried call), and hands back the trust penalty the
+    /// escalation cost. `by` and `why` are recorded.
+    pub fn approve(&self, ticket: &str, by: &str, why: &str) -> Result<Issued, StoreError> {
+        let inner = &*self.inner;
+        let now = inner.clock.now();
+        let issued = inner.approvals.approve(ticket, by, why, now)?;
+        if let Some(receipt) = issued.ticket().penalty() {
+            inner
+                .store
+                .refund_penalty(receipt, inner.blueprint.trust.half_life, now)?;
+        }
+        Ok(issued)
+    }
+
+    /// Denies an escalated call. `by` and `why` are recorded.
+    pub fn deny(&self, ticket: &str, by: &str, why: &str) -> Result<Ticket, StoreError> {
+        self.inner
+            .approvals
+            .deny(ticket, by, why, self.inner.clock.now())
+    }
+
+    /// A ticket by id.
+    pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        self.inner.approvals.ticket(id, self.inner.clock.now())
+    }
+
+    /// Tickets waiting for a reviewer.
+    pub fn pending_tickets(&self) -> Result<Vec<Ticket>, StoreError> {
+        self.inner.approvals.pending(self.inner.clock.now())
+    }
+
+    /// A customer's trust in `[0, 1]`.
+    pub fn trust(&self, customer_id: &str) -> Result<f64, StoreError> {
+        self.inner.store.trust(
+            customer_id,
+            self.inner.blueprint.trust.half_life,
+            self.inner.clock.now(),
+        )
+    }
+
+    /// A customer's recent trust changes, for reviewers.
+    pub fn trust_history(&self, customer_id: &str) -> Result<Vec<TrustEntry>, StoreError> {
+        self.inner.store.trust_history(customer_id)
+    }
+
+    /// Alerts raised since the last call (oldest first).
+    pub fn drain_alerts(&self) -> Vec<Alert> {
+        self.inner.alerts.lock().drain(..).collect()
+    }
+
+    /// Whether decisions take effect (`Enforce`) or are only recorded (`Shadow`).
+    pub fn mode(&self) -> Mode {
+        self.inner.blueprint.mode
+    }
+
+    /// What happened to a call the application settles itself: `Outcome::Ok` commits,
+    /// `Outcome::Failed` releases.
+    pub fn settle(&self, call_id: &str, outcome: Outcome) -> Result<Settlement, StoreError> {
+        match outcome {
+            Outcome::Ok => self.commit(call_id),
+            Outcome::Failed => self.release(call_id),
+        }
+    }
 
     fn check_ownership(&self, call: &ToolCall, reasons: &mut Vec<Reason>) {
         let tool = self.inner.blueprint.tool(call.tool());
@@ -292,7 +531,7 @@ impl Guard {
                     reasons.push(Reason::new(
                         "missing_param",
                         Intervention::Block,
-                        format!("missing parameter `{param}` (a {kind} id)"),
+                        format!("missing parameter `{param}` (the {kind} id)"),
                         reply::CHECK_DETAILS,
                     ));
                     continue;
@@ -338,4 +577,42 @@ impl Guard {
             }
         }
     }
+}
+
+/// Free-text strings of a parameter tree worth scanning (prose, not ids).
+fn collect_text<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a str>) {
+    if depth > isolation::MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::String(s) if s.len() >= MIN_SCANNED_TEXT && s.contains(' ') => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| collect_text(i, depth + 1, out)),
+        Value::Object(entries) => entries
+            .iter()
+            .for_each(|(_, i)| collect_text(i, depth + 1, out)),
+        _ => {}
+    }
+}
+
+fn top_rule(v: &Verdict) -> String {
+    v.signals().first().map_or_else(
+        || "no rule".to_owned(),
+        |s| format!("{}/{}", s.detector(), s.rule()),
+    )
+}
+
+/// One line a reviewer reads on a ticket: what the scanner said about a recent message.
+fn summary(v: &Verdict, source: Source) -> String {
+    let from = match source {
+        Source::Customer => "customer message",
+        Source::ToolOutput => "tool output",
+    };
+    let verdict = if v.blocked() {
+        "blocked"
+    } else if v.flagged() {
+        "flagged"
+    } else {
+        "allowed"
+    };
+    format!("{from} {verdict} (risk {:.2}, {})", v.risk(), top_rule(v))
 }

@@ -10,13 +10,16 @@ mod limits;
 mod overrides;
 mod ownership;
 mod session;
+mod sessions;
+mod stateful;
 mod value;
 
 pub use call::{CallId, ToolCall};
 pub(crate) use decision::reply;
 pub use decision::{Decision, Intervention, Reason};
-pub use guard::{Guard, GuardBuilder, GuardError};
+pub use guard::{Alert, Guard, GuardBuilder, GuardError};
 pub use overrides::{Overrides, Tripwire};
 pub use ownership::{MemoryOwnership, Ownership, OwnershipError};
 pub use session::Session;
+pub use stateful::Outcome;
 pub use value::Value;

@@ -36,7 +36,7 @@ pub fn context<C: GuardContext + ?Sized>(ctx: &C) -> &C {
 
 /// A call id unique within the process and, through a random per-process prefix, across a
 /// fleet (stores settle and deduplicate by call id).
-fn next_call_id(tool: &str) -> String {
+pub(crate) fn next_call_id(tool: &str) -> String {
     use std::fmt::Write;
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
