@@ -200,3 +200,125 @@ fn a_custom_policy_applies() {
     assert_eq!(lines[0]["intervention"], "block");
     assert_eq!(lines[0]["reasons"][0]["code"], "max_refund_exceeded");
 }
+
+fn refund_line(id: &str, at: &str, amount: &str, extra: Value) -> String {
+    let mut v = json!({"id": id, "agent_id": "support-bot-prod", "session": session("C-1"), "tool": "process_refund",
+        "params": {"customer_id": "C-1", "order_id": "A-1", "amount": amount}, "at": at});
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_week_of_traffic_replays_with_at_and_state_carries_across_lines() {
+    let dir = scratch("week");
+    let owners = dir.join("owners.jsonl");
+    std::fs::write(
+        &owners,
+        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
+    )
+    .unwrap();
+    let lines = [
+        // Refund stacking inside a day: the daily limit is 750.
+        refund_line(
+            "r1",
+            "2026-11-02T09:00:00Z",
+            "300",
+            json!({"outcome": "ok"}),
+        ),
+        refund_line("r2", "2026-11-02T10:00:00Z", "300", json!({})),
+        json!({"id": "s2", "settle": "r2", "outcome": "ok", "at": "2026-11-02T10:01:00Z"})
+            .to_string(),
+        refund_line(
+            "r3",
+            "2026-11-02T11:00:00Z",
+            "300",
+            json!({"outcome": "ok"}),
+        ),
+        // Two days later the daily window is clear, but this is the third refund in a week.
+        refund_line("r4", "2026-11-04T09:00:00Z", "100", json!({})),
+    ]
+    .join("\n");
+    let (code, out, err) = guard(
+        &["check", "--owners", owners.to_str().unwrap()],
+        lines.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out[0]["intervention"], "ok");
+    assert_eq!(out[0]["settled"], "committed");
+    assert_eq!(out[1]["intervention"], "ok");
+    assert_eq!(out[2]["result"], "committed");
+    assert_eq!(out[3]["intervention"], "block");
+    assert_eq!(out[3]["reasons"][0]["code"], "daily_limit_exceeded");
+    assert_eq!(out[4]["intervention"], "escalate");
+    assert!(out[4]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "refund_frequency"));
+    assert!(out[4]["ticket"].is_string());
+}
+
+#[test]
+fn approve_and_deny_lines_drive_the_approval_queue() {
+    let dir = scratch("approve");
+    let owners = dir.join("owners.jsonl");
+    std::fs::write(
+        &owners,
+        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
+    )
+    .unwrap();
+    // The ticket id is only known from the first answer, so drive the process line by line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args(["check", "--owners", owners.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ask = |line: String| -> Value {
+        use std::io::BufRead;
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        stdout.read_line(&mut answer).unwrap();
+        serde_json::from_str(&answer).unwrap()
+    };
+    let held = ask(refund_line("big", "2026-11-02T09:00:00Z", "620", json!({})));
+    assert_eq!(held["intervention"], "escalate");
+    let ticket = held["ticket"].as_str().unwrap().to_owned();
+    let approval = ask(json!({"id": "a1", "approve": ticket, "by": "reviewer", "why": "receipt checked", "at": "2026-11-02T09:05:00Z"}).to_string());
+    let token = approval["approval"].as_str().unwrap().to_owned();
+    assert!(token.len() >= 32);
+    let retried = ask(refund_line(
+        "big-2",
+        "2026-11-02T09:06:00Z",
+        "620",
+        json!({"approval": token, "outcome": "ok"}),
+    ));
+    assert_eq!(retried["allowed"], true, "{retried}");
+    assert!(retried["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "approved"));
+    let again =
+        ask(json!({"id": "a2", "approve": ticket, "at": "2026-11-02T09:07:00Z"}).to_string());
+    assert!(
+        again["error"].is_string(),
+        "a closed ticket cannot be approved twice: {again}"
+    );
+    let other = ask(refund_line(
+        "big-3",
+        "2026-11-09T09:00:00Z",
+        "630",
+        json!({}),
+    ));
+    let denied = ask(json!({"id": "d1", "deny": other["ticket"], "by": "reviewer", "at": "2026-11-09T09:01:00Z"}).to_string());
+    assert_eq!(denied["denied"], other["ticket"]);
+    drop(stdin);
+    // The refused second approval was an error line: exit status 1.
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}

@@ -448,3 +448,68 @@ fn a_stricter_attribute_tier_adds_review() {
     // A laxer tier than the blueprint's changes nothing.
     assert!(lax(&c, "C-1").is_ok());
 }
+
+#[test]
+fn an_escalated_call_returns_its_ticket_and_the_approved_retry_runs_once() {
+    let mut c = ctx("C-1");
+    let ids = (CustomerId("C-1".into()), OrderId("A-1".into()));
+    let before = ran();
+    let Err(ToolError::Denied(d)) = block_on(process_refund(&c, &ids.0, &ids.1, usd("620"))) else {
+        panic!("expected a hold")
+    };
+    assert_eq!(d.intervention(), Intervention::Escalate);
+    let ticket = d
+        .ticket()
+        .expect("an escalation carries its ticket")
+        .to_owned();
+    let issued = c
+        .guard
+        .approve(&ticket, "reviewer", "receipt checked")
+        .unwrap();
+    c.approval = Some(issued.token().to_owned());
+    let out = block_on(process_refund(&c, &ids.0, &ids.1, usd("620")));
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(ran(), before + 1);
+    // The same token again: the body does not run a second time.
+    assert!(block_on(process_refund(&c, &ids.0, &ids.1, usd("620"))).is_err());
+    assert_eq!(ran(), before + 1);
+}
+
+#[guard(tool = "process_refund")]
+fn flaky_refund(
+    ctx: &SupportCtx,
+    customer_id: &str,
+    order_id: &str,
+    amount: Money,
+    fail: bool,
+) -> Result<(), ToolError> {
+    let _ = (customer_id, order_id, amount);
+    mark();
+    if fail {
+        Err(ToolError::Failed("payment provider down"))
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_body_releases_its_reservation_and_a_successful_one_commits() {
+    let c = ctx("C-1");
+    // The default daily limit is 750: a failed 450 must not count, a successful one must.
+    assert!(matches!(
+        flaky_refund(&c, "C-1", "A-1", usd("450"), true),
+        Err(ToolError::Failed(_))
+    ));
+    assert!(
+        flaky_refund(&c, "C-1", "A-1", usd("450"), false).is_ok(),
+        "the failed 450 was released"
+    );
+    let Err(ToolError::Denied(d)) = flaky_refund(&c, "C-1", "A-1", usd("450"), false) else {
+        panic!("expected a denial")
+    };
+    assert!(
+        d.decision().has_reason("daily_limit_exceeded"),
+        "the successful 450 was committed: {:?}",
+        d.decision().reasons()
+    );
+}

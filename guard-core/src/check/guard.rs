@@ -292,7 +292,12 @@ impl Guard {
             }
             s.note_verdict(summary(&verdict, Source::Customer));
         });
-        if verdict.blocked() && session.is_authenticated() {
+        // Size alone is not an attack: only detectors' blocks cost trust.
+        let injection = verdict
+            .signals()
+            .iter()
+            .any(|s| s.rule() != "message_too_large");
+        if verdict.blocked() && injection && session.is_authenticated() {
             let now = inner.clock.now();
             let half_life = inner.blueprint.trust.half_life;
             let amount = inner.penalties.penalty("prompt_injection");
