@@ -473,9 +473,9 @@ impl Facts {
                 frequency_code(self.kind),
                 Intervention::Escalate,
                 format!(
-                    "this is {} {} inside 7 days, counting this one (threshold {n})",
-                    self.count,
-                    self.kind.as_str()
+                    "{} call number {} of this customer inside 7 days, counting this one (threshold {n})",
+                    self.kind.as_str(),
+                    self.count
                 ),
             ));
         }
