@@ -111,6 +111,18 @@ fn whole_file_errors() {
             "free_params",
         ),
         (
+            "unknown kind in frequency",
+            &format!("{BASE}tripwires:\n  frequency: {{ payout: 2 }}\n"),
+            K::InvalidValue,
+            "payout",
+        ),
+        (
+            "refund in frequency",
+            &format!("{BASE}tripwires:\n  frequency: {{ refund: 2 }}\n"),
+            K::Inconsistent,
+            "refund_frequency_threshold",
+        ),
+        (
             "bad store url",
             &format!("{BASE}store:\n  url: postgres://x\n"),
             K::InvalidValue,

@@ -595,3 +595,28 @@ fn shadow_mode_counts_allowed_calls_and_opens_no_tickets() {
         third.reasons()
     );
 }
+
+#[test]
+fn frequency_applies_to_any_kind_the_blueprint_names() {
+    let mut h = Harness::new(blueprint("  frequency: { data_export: 2 }\n"));
+    let (_, first) = h.call("bot", "C-1", "export", json!({"customer_id": "C-1"}));
+    assert_eq!(first.intervention(), I::Ok, "{:?}", codes(&first));
+    h.advance(3 * DAY);
+    let (_, second) = h.call("bot", "C-1", "export", json!({"customer_id": "C-1"}));
+    assert_eq!(second.intervention(), I::Escalate);
+    assert!(second.has_reason("data_export_frequency"));
+    assert_eq!(
+        second.customer_message(),
+        Some("Due to the unusual number of recent issues, I'm connecting you with a specialist.")
+    );
+    // Kinds the blueprint does not name have no frequency rule.
+    for _ in 0..5 {
+        let (_, d) = h.call(
+            "bot",
+            "C-2",
+            "change_email",
+            json!({"customer_id": "C-2", "new_email": "x@example.org"}),
+        );
+        assert!(d.allowed());
+    }
+}

@@ -202,6 +202,11 @@ pub(crate) fn decide(
                 .agent_hourly_limit(tw.agent_hourly_refund_limit)
                 .frequency_threshold(tw.refund_frequency_threshold);
         }
+        if kind != ToolKind::Refund {
+            if let Some(n) = tw.frequency_threshold(kind) {
+                req = req.frequency_threshold(n);
+            }
+        }
         if matches!(kind, ToolKind::Refund | ToolKind::DataExport) {
             req = req.takeover_window(tw.takeover_window);
         }

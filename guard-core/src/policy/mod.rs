@@ -69,6 +69,20 @@ impl ToolKind {
         }
     }
 
+    /// The kind named `name` in YAML.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Read,
+            Self::Write,
+            Self::Refund,
+            Self::Discount,
+            Self::AccountChange,
+            Self::DataExport,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Money and account actions: the ones low trust holds back.
     pub fn is_sensitive(&self) -> bool {
         !matches!(self, Self::Read | Self::Write)
@@ -151,6 +165,8 @@ pub struct Tripwires {
     pub(crate) takeover_window: Duration,
     pub(crate) sentiment_shift_threshold: Ratio,
     pub(crate) nudge_ratio: Ratio,
+    /// Per-kind frequency thresholds other than refunds (`tripwires.frequency`).
+    pub(crate) frequency: Vec<(ToolKind, NonZeroU32)>,
 }
 
 impl Tripwires {
@@ -189,6 +205,17 @@ impl Tripwires {
     /// Above this share of a limit, NUDGE.
     pub fn nudge_ratio(&self) -> Ratio {
         self.nudge_ratio
+    }
+    /// The Nth call of `kind` inside 7 days escalates: `refund_frequency_threshold` for
+    /// refunds, `tripwires.frequency` for other kinds (none by default).
+    pub fn frequency_threshold(&self, kind: ToolKind) -> Option<NonZeroU32> {
+        if kind == ToolKind::Refund {
+            return Some(self.refund_frequency_threshold);
+        }
+        self.frequency
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, n)| *n)
     }
 }
 

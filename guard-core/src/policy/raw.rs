@@ -85,6 +85,7 @@ pub(super) struct RawTripwires {
     pub takeover_window: Option<DurationLit>,
     pub sentiment_shift_threshold: Option<RatioLit>,
     pub nudge_ratio: Option<RatioLit>,
+    pub frequency: Option<StrictMap<NonZeroU32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

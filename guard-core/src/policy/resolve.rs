@@ -77,6 +77,7 @@ pub(super) fn merge(c: RawBlueprint, p: RawBlueprint) -> RawBlueprint {
                 p.sentiment_shift_threshold,
             ),
             nudge_ratio: pick(c.nudge_ratio, p.nudge_ratio),
+            frequency: merge_opt(c.frequency, p.frequency, |c, p| merge_map(c, p, |c, _| c)),
         }),
         trust: merge_opt(c.trust, p.trust, |c, p| RawTrust {
             half_life: pick(c.half_life, p.half_life),
@@ -348,7 +349,22 @@ pub(super) fn resolve(
             .sentiment_shift_threshold
             .map_or(bp(d.sentiment_shift_bp), |x| x.0),
         nudge_ratio: tw.nudge_ratio.map_or(bp(d.nudge_ratio_bp), |x| x.0),
+        frequency: Vec::new(),
     };
+    let mut tripwires = tripwires;
+    for (kind_name, n) in tw.frequency.unwrap_or_default().0 {
+        let kind = ToolKind::from_name(&kind_name).ok_or_else(|| {
+            err(K::InvalidValue, file, format!("tripwires.frequency: unknown tool kind `{kind_name}`; expected read, write, discount, account_change or data_export"))
+        })?;
+        if kind == ToolKind::Refund {
+            return Err(err(
+                K::Inconsistent,
+                file,
+                "tripwires.frequency.refund: use refund_frequency_threshold",
+            ));
+        }
+        tripwires.frequency.push((kind, n));
+    }
 
     let tr = raw.trust.unwrap_or_default();
     let trust = TrustPolicy {
