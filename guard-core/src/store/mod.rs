@@ -142,6 +142,11 @@ pub enum StoreError {
 ///
 /// Implementations must make [`Store::check_and_reserve`] atomic per customer and agent: two
 /// concurrent calls must never both pass a limit only one fits.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a synchronous guard store",
+    label = "the Guard checks calls synchronously and never blocks on an async store",
+    note = "pass a store implementing guard_core::store::Store (MemoryStore, or the sync Redis store); an AsyncStore alone cannot back a Guard"
+)]
 pub trait Store: Send + Sync + fmt::Debug {
     /// Computes the facts for `request` at `now` and, if [`ReserveRequest::admit`] allows it
     /// (see [`Admit`]), reserves the call in the same critical section.
