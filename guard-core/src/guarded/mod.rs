@@ -51,59 +51,29 @@ pub trait GuardContext {
     }
 }
 
-impl<T: GuardContext + ?Sized> GuardContext for &T {
-    fn guard(&self) -> &Guard {
-        (**self).guard()
-    }
-    fn session(&self) -> &Session {
-        (**self).session()
-    }
-    fn agent_id(&self) -> &str {
-        (**self).agent_id()
-    }
-    fn approval(&self) -> Option<&str> {
-        (**self).approval()
-    }
-    fn on_decision(&self, decision: &crate::check::Decision) {
-        (**self).on_decision(decision);
-    }
+/// References and shared pointers to a context are contexts.
+macro_rules! forward_context {
+    ($($ptr:ty),*) => {$(
+        impl<T: GuardContext + ?Sized> GuardContext for $ptr {
+            fn guard(&self) -> &Guard {
+                (**self).guard()
+            }
+            fn session(&self) -> &Session {
+                (**self).session()
+            }
+            fn agent_id(&self) -> &str {
+                (**self).agent_id()
+            }
+            fn approval(&self) -> Option<&str> {
+                (**self).approval()
+            }
+            fn on_decision(&self, decision: &crate::check::Decision) {
+                (**self).on_decision(decision);
+            }
+        }
+    )*};
 }
-
-impl<T: GuardContext + ?Sized> GuardContext for &mut T {
-    fn guard(&self) -> &Guard {
-        (**self).guard()
-    }
-    fn session(&self) -> &Session {
-        (**self).session()
-    }
-    fn agent_id(&self) -> &str {
-        (**self).agent_id()
-    }
-    fn approval(&self) -> Option<&str> {
-        (**self).approval()
-    }
-    fn on_decision(&self, decision: &crate::check::Decision) {
-        (**self).on_decision(decision);
-    }
-}
-
-impl<T: GuardContext + ?Sized> GuardContext for std::sync::Arc<T> {
-    fn guard(&self) -> &Guard {
-        (**self).guard()
-    }
-    fn session(&self) -> &Session {
-        (**self).session()
-    }
-    fn agent_id(&self) -> &str {
-        (**self).agent_id()
-    }
-    fn approval(&self) -> Option<&str> {
-        (**self).approval()
-    }
-    fn on_decision(&self, decision: &crate::check::Decision) {
-        (**self).on_decision(decision);
-    }
-}
+forward_context!(&T, &mut T, std::sync::Arc<T>, Box<T>);
 
 /// A guarded call that did not run: BLOCK, or ESCALATE held for a human. Guarded handlers
 /// return `Err(E::from(denial))`, so their error type implements `From<Denial>`.
