@@ -256,6 +256,9 @@ fn extends_cycle_and_missing_parent_are_errors() {
     let err = Blueprint::from_file(dir.join("a.yaml")).unwrap_err();
     assert_eq!(err.kind(), K::ExtendsCycle, "{err}");
     assert!(err.message().contains("a.yaml"), "{err}");
+    // Reported on the `extends` line of the file that closes the cycle.
+    assert!(err.file().ends_with("b.yaml"), "{err}");
+    assert_eq!((err.line(), err.column()), (Some(2), Some(10)), "{err}");
 
     std::fs::write(dir.join("self.yaml"), "blueprint: s\nextends: self.yaml\n").unwrap();
     assert_eq!(
@@ -270,12 +273,9 @@ fn extends_cycle_and_missing_parent_are_errors() {
         "blueprint: o\nextends: nowhere.yaml\n",
     )
     .unwrap();
-    assert_eq!(
-        Blueprint::from_file(dir.join("orphan.yaml"))
-            .unwrap_err()
-            .kind(),
-        K::Io
-    );
+    let err = Blueprint::from_file(dir.join("orphan.yaml")).unwrap_err();
+    assert_eq!(err.kind(), K::Io);
+    assert_eq!(err.line(), Some(2), "{err}");
 
     std::fs::write(
         dir.join("eur.yaml"),

@@ -80,6 +80,14 @@ impl BlueprintError {
         }
     }
 
+    fn at(mut self, location: Option<(usize, usize)>) -> Self {
+        if let Some((line, column)) = location {
+            self.line = Some(line);
+            self.column = Some(column);
+        }
+        self
+    }
+
     /// The error's kind.
     pub fn kind(&self) -> BlueprintErrorKind {
         self.kind
@@ -261,6 +269,29 @@ fn load_text(
     let parent = match head.extends.as_deref() {
         Some(rel) => {
             let parent_path = dir.join(rel);
+            // Problems with the parent itself are reported on this file's `extends` line.
+            let at = top_level_value(text, "extends");
+            let canonical = std::fs::canonicalize(&parent_path).map_err(|e| {
+                BlueprintError::new(
+                    BlueprintErrorKind::Io,
+                    file,
+                    format!("extends: cannot read {}: {e}", parent_path.display()),
+                )
+                .at(at)
+            })?;
+            if chain.contains(&canonical) {
+                let cycle: Vec<String> = chain
+                    .iter()
+                    .chain([&canonical])
+                    .map(|p| p.display().to_string())
+                    .collect();
+                return Err(BlueprintError::new(
+                    BlueprintErrorKind::ExtendsCycle,
+                    file,
+                    format!("extends cycle: {}", cycle.join(" -> ")),
+                )
+                .at(at));
+            }
             Some(load_chain(
                 &parent_path,
                 chain,
@@ -290,4 +321,14 @@ fn load_text(
             Ok((resolve::merge(own, parent), warnings))
         }
     }
+}
+
+/// 1-based line and column of the value of a top-level `key:` in YAML text (plain block
+/// mappings, which is how `extends` is written), for errors found after parsing.
+fn top_level_value(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+        let value_at = key.len() + 1 + (rest.len() - rest.trim_start().len());
+        Some((i + 1, value_at + 1))
+    })
 }
