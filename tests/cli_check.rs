@@ -322,3 +322,105 @@ fn approve_and_deny_lines_drive_the_approval_queue() {
     // The refused second approval was an error line: exit status 1.
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }
+
+#[test]
+fn the_audit_trail_pseudonymises_and_replays() {
+    let dir = scratch("audit");
+    let owners = dir.join("owners.jsonl");
+    std::fs::write(
+        &owners,
+        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
+    )
+    .unwrap();
+    let audit = dir.join("audit.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    let key = dir.join("audit.key");
+    std::fs::write(
+        &key,
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+    )
+    .unwrap();
+    let lines = [
+        json!({"id": "m1", "session": session("C-1"), "message": "Please send the invoice to ada@example.com", "at": "2026-11-02T09:00:00Z"}).to_string(),
+        refund_line("r1", "2026-11-02T09:01:00Z", "120", json!({"outcome": "ok"})),
+        refund_line("r2", "2026-11-02T09:02:00Z", "620", json!({})),
+    ]
+    .join("\n");
+    let (code, out, err) = guard(
+        &[
+            "check",
+            "--owners",
+            owners.to_str().unwrap(),
+            "--audit",
+            audit.to_str().unwrap(),
+            "--audit-key",
+            key.to_str().unwrap(),
+        ],
+        lines.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out[2]["intervention"], "escalate");
+    let trail = std::fs::read_to_string(&audit).unwrap();
+    let events: Vec<Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 3, "{trail}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Identifiers and free text never appear in the clear.
+    for raw in ["C-1", "s-1", "A-1", "ada@example.com"] {
+        assert!(
+            !trail.contains(&format!("\"{raw}\"")) && !trail.contains(raw),
+            "{raw} leaked: {trail}"
+        );
+    }
+    // The recorded times are the stream's `at`, and every event names the blueprint by hash.
+    let times: Vec<u64> = events
+        .iter()
+        .map(|e| e["ts_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [1_793_610_000_000, 1_793_610_060_000, 1_793_610_120_000]
+    );
+    assert!(
+        events.iter().all(|e| e["blueprint"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:"))),
+        "{trail}"
+    );
+    assert_eq!(events[2]["intervention"], "escalate");
+    assert!(events[2]["ticket"].is_string());
+
+    // A stricter candidate blueprint blocks the refund that ran.
+    let candidate = dir.join("candidate.yaml");
+    std::fs::write(
+        &candidate,
+        guard_core::DEFAULT_BLUEPRINT_YAML.replace("max_refund: 750", "max_refund: 100"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args([
+            "replay",
+            "--policy",
+            candidate.to_str().unwrap(),
+            audit.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.to_string().contains("block"), "{report}");
+}

@@ -8,7 +8,9 @@ use guard_core::store::{Clock, ManualClock, Settlement, SystemClock, Timestamp};
 use guard_core::{Decision, Guard, MemoryOwnership, Outcome, Session, ToolCall, Value};
 use serde_json::{json, Map, Value as Json};
 
-use crate::io::{emit, error_line, load_policy, open_input, score, verdict_json, Line, Lines};
+use crate::io::{
+    emit, error_line, load_policy, open_input, score, verdict_json, AuditArgs, Line, Lines,
+};
 use crate::time::parse_rfc3339;
 
 /// Arguments of `guard check`.
@@ -22,6 +24,8 @@ pub struct Args {
     owners: Option<PathBuf>,
     /// Input file, or `-` for standard input (the default).
     input: Option<PathBuf>,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -40,7 +44,11 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     let blueprint = load_policy(args.policy.as_ref())?;
     // Lines without `at` run at the time of the last line that had one (or now, before any).
     let clock = ManualClock::new(SystemClock.now());
-    let mut builder = Guard::builder().blueprint(blueprint).clock(clock.clone());
+    let auditor = args.audit.auditor(&blueprint)?;
+    let mut builder = Guard::builder()
+        .blueprint(blueprint)
+        .clock(clock.clone())
+        .auditor(auditor);
     if let Some(path) = &args.owners {
         builder = builder.ownership(load_owners(path)?);
     }
@@ -72,6 +80,7 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     }
     out.flush()
         .map_err(|e| format!("cannot write output: {e}"))?;
+    stream.guard.auditor().flush();
     Ok(all_fine)
 }
 

@@ -1,10 +1,390 @@
+//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all]`: measure the scanner on
+//! labelled JSON Lines (`text`, `label` = attack|benign, `kind`).
+//!
+//! Rows are split deterministically by a hash of their `id` (FNV-1a, one in five to the
+//! holdout) so tuning can look at `tune` while `holdout` stays unseen. Rows whose `kind`
+//! mentions `tool_output` or `indirect` (or whose `source` is `"tool_output"`) are scanned as
+//! tool output; everything else as a customer message.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Arguments (not implemented yet).
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use guard_core::{Guard, Source};
+use serde_json::{json, Value as Json};
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("guard: not implemented yet");
-    ExitCode::from(2)
+use crate::io::load_policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Split {
+    Tune,
+    Holdout,
+    All,
+}
+
+/// Arguments of `guard eval`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Labelled JSON Lines files, or directories of `*.jsonl` files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Blueprint file (default: the embedded default blueprint).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Which rows to measure: `all` reports tune and holdout separately as well.
+    #[arg(long, value_enum, default_value = "all")]
+    split: Split,
+    /// Print up to N misclassified rows of the selected split to standard error.
+    #[arg(long, hide = true, default_value_t = 0)]
+    errors: usize,
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn in_holdout(id: &str) -> bool {
+    fnv1a(id) % 5 == 0
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    attacks: u64,
+    detected: u64,
+    benign: u64,
+    false_positives: u64,
+}
+
+impl Tally {
+    fn add(&mut self, attack: bool, blocked: bool) {
+        if attack {
+            self.attacks += 1;
+            self.detected += u64::from(blocked);
+        } else {
+            self.benign += 1;
+            self.false_positives += u64::from(blocked);
+        }
+    }
+}
+
+/// 95% Wilson score interval for `k` successes out of `n`.
+fn wilson(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_964f64;
+    let n = n as f64;
+    let p = k as f64 / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+struct Row {
+    id: String,
+    text: String,
+    attack: bool,
+    kind: String,
+    source: Source,
+}
+
+fn read_rows(path: &Path, malformed: &mut u64) -> Result<Vec<Row>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Option<Row> = serde_json::from_str::<Json>(&line).ok().and_then(|v| {
+            let text = v.get("text")?.as_str()?.to_owned();
+            let attack = match v.get("label")?.as_str()? {
+                "attack" => true,
+                "benign" => false,
+                _ => return None,
+            };
+            let kind = v
+                .get("kind")
+                .and_then(Json::as_str)
+                .unwrap_or("unspecified")
+                .to_owned();
+            let id = match v.get("id") {
+                Some(Json::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => format!("{}:{}", path.display(), n + 1),
+            };
+            let tool = v.get("source").and_then(Json::as_str) == Some("tool_output")
+                || kind.contains("tool_output")
+                || kind.contains("indirect");
+            Some(Row {
+                id,
+                text,
+                attack,
+                kind,
+                source: if tool {
+                    Source::ToolOutput
+                } else {
+                    Source::Customer
+                },
+            })
+        });
+        match parsed {
+            Some(r) => rows.push(r),
+            None => {
+                *malformed += 1;
+                eprintln!(
+                    "guard eval: {}:{}: not a labelled row",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+    Ok(rows)
+}
+
+type Table = BTreeMap<(String, String), [Tally; 3]>;
+
+pub fn run(args: Args) -> ExitCode {
+    match run_inner(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("guard eval: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &Args) -> Result<bool, String> {
+    let blueprint = load_policy(args.policy.as_ref())?;
+    let guard = Guard::builder()
+        .blueprint(blueprint)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut malformed = 0u64;
+    let mut all_rows = Vec::new();
+    for f in files(&args.paths)? {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for r in read_rows(&f, &mut malformed)? {
+            all_rows.push((name.clone(), r));
+        }
+    }
+    let total = all_rows.len();
+    let progress = total > 2000 && std::io::stderr().is_terminal();
+    let mut table: Table = BTreeMap::new();
+    let mut errors_left = args.errors;
+    for (i, (file, row)) in all_rows.iter().enumerate() {
+        if progress && i % 500 == 0 {
+            let filled = i * 30 / total.max(1);
+            eprint!(
+                "\r[{}{}] {i}/{total}",
+                "#".repeat(filled),
+                " ".repeat(30 - filled)
+            );
+        }
+        let holdout = in_holdout(&row.id);
+        let selected = match args.split {
+            Split::Tune => !holdout,
+            Split::Holdout => holdout,
+            Split::All => true,
+        };
+        if !selected {
+            continue;
+        }
+        let verdict = guard.scan_text(&row.text, row.source);
+        let blocked = verdict.blocked();
+        if errors_left > 0 && blocked != row.attack {
+            errors_left -= 1;
+            let sig: Vec<String> = verdict
+                .signals()
+                .iter()
+                .take(4)
+                .map(|s| format!("{}:{:.2}", s.rule(), s.score()))
+                .collect();
+            let snippet: String = row
+                .text
+                .chars()
+                .take(300)
+                .collect::<String>()
+                .replace('\n', " ");
+            eprintln!(
+                "{} {} {} risk={:.2} [{}] {}",
+                if row.attack { "MISS" } else { "FP" },
+                file,
+                row.kind,
+                verdict.risk(),
+                sig.join(" "),
+                snippet
+            );
+        }
+        for key in [
+            (file.clone(), row.kind.clone()),
+            (file.clone(), String::from("*")),
+        ] {
+            let slot = table.entry(key).or_default();
+            let which = if holdout { 1 } else { 0 };
+            if let Some(t) = slot.get_mut(which) {
+                t.add(row.attack, blocked);
+            }
+            if let Some(t) = slot.get_mut(2) {
+                t.add(row.attack, blocked);
+            }
+        }
+    }
+    if progress {
+        eprintln!("\r[{}] {total}/{total}", "#".repeat(30));
+    }
+    let splits: Vec<(usize, &str)> = match args.split {
+        Split::Tune => vec![(0, "tune")],
+        Split::Holdout => vec![(1, "holdout")],
+        Split::All => vec![(0, "tune"), (1, "holdout"), (2, "all")],
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = if args.json {
+        write_json(&mut out, &table, &splits)
+    } else {
+        write_tables(&mut out, &table, &splits)
+    };
+    written.map_err(|e| format!("cannot write output: {e}"))?;
+    Ok(malformed == 0)
+}
+
+fn rate_json(k: u64, n: u64) -> Json {
+    if n == 0 {
+        return Json::Null;
+    }
+    let (lo, hi) = wilson(k, n);
+    json!({"count": k, "of": n, "rate": k as f64 / n as f64, "ci95": [lo, hi]})
+}
+
+fn write_json(
+    out: &mut impl Write,
+    table: &Table,
+    splits: &[(usize, &str)],
+) -> std::io::Result<()> {
+    let mut doc = serde_json::Map::new();
+    for (i, name) in splits {
+        let rows: Vec<Json> = table
+            .iter()
+            .filter_map(|((file, kind), t)| {
+                let t = t.get(*i)?;
+                (t.attacks + t.benign > 0).then(|| {
+                    json!({
+                        "file": file, "kind": kind, "count": t.attacks + t.benign,
+                        "detection": rate_json(t.detected, t.attacks),
+                        "false_positive": rate_json(t.false_positives, t.benign),
+                    })
+                })
+            })
+            .collect();
+        doc.insert((*name).to_owned(), Json::Array(rows));
+    }
+    serde_json::to_writer_pretty(&mut *out, &Json::Object(doc))?;
+    writeln!(out)
+}
+
+fn pct(k: u64, n: u64) -> String {
+    if n == 0 {
+        return "-".into();
+    }
+    let (lo, hi) = wilson(k, n);
+    format!(
+        "{:5.1}% [{:5.1}, {:5.1}]",
+        100.0 * k as f64 / n as f64,
+        100.0 * lo,
+        100.0 * hi
+    )
+}
+
+fn write_tables(
+    out: &mut impl Write,
+    table: &Table,
+    splits: &[(usize, &str)],
+) -> std::io::Result<()> {
+    for (i, name) in splits {
+        writeln!(out, "== {name} ==")?;
+        writeln!(
+            out,
+            "{:<26} {:<36} {:>6}  {:>7}  {:<27} {:>6}  {:<27}",
+            "file",
+            "kind",
+            "count",
+            "attacks",
+            "detection [95% CI]",
+            "benign",
+            "false positives [95% CI]"
+        )?;
+        for ((file, kind), t) in table {
+            let Some(t) = t.get(*i) else { continue };
+            if t.attacks + t.benign == 0 {
+                continue;
+            }
+            writeln!(
+                out,
+                "{:<26} {:<36} {:>6}  {:>7}  {:<27} {:>6}  {:<27}",
+                file,
+                if kind == "*" { "(all kinds)" } else { kind },
+                t.attacks + t.benign,
+                t.attacks,
+                pct(t.detected, t.attacks),
+                t.benign,
+                pct(t.false_positives, t.benign),
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_brackets_the_rate() {
+        let (lo, hi) = wilson(95, 100);
+        assert!(lo < 0.95 && hi > 0.95);
+        assert!(lo > 0.88 && hi < 0.98);
+        assert_eq!(wilson(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn split_is_deterministic_and_about_a_fifth() {
+        let n = (0..10_000)
+            .filter(|i| in_holdout(&format!("row-{i}")))
+            .count();
+        assert!((1_800..2_200).contains(&n), "{n}");
+        assert_eq!(in_holdout("bipia-0"), in_holdout("bipia-0"));
+    }
 }

@@ -140,3 +140,49 @@ pub fn score(x: f64) -> Json {
     let rounded = (x * 10_000.0).round() / 10_000.0;
     serde_json::Number::from_f64(rounded).map_or(Json::from(0), Json::Number)
 }
+
+/// Audit options shared by `guard scan` and `guard check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// Append every verdict and decision to this JSON Lines audit file (created owner-only).
+    #[arg(long)]
+    pub audit: Option<PathBuf>,
+    /// File holding the 32-byte pseudonym key as 64 hex digits (or set GUARD_AUDIT_KEY).
+    /// Without one, a random key is used and pseudonyms match only within this run.
+    #[arg(long, requires = "audit")]
+    pub audit_key: Option<PathBuf>,
+}
+
+impl AuditArgs {
+    /// The auditor these options ask for (disabled without `--audit`).
+    pub fn auditor(&self, blueprint: &Blueprint) -> Result<guard_core::audit::Auditor, String> {
+        use guard_core::audit::{AuditKey, Auditor, JsonlFileSink};
+        let Some(path) = &self.audit else {
+            return Ok(Auditor::disabled());
+        };
+        let key = match (&self.audit_key, std::env::var("GUARD_AUDIT_KEY")) {
+            (Some(file), _) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                AuditKey::from_hex(text.trim()).map_err(|e| format!("{}: {e}", file.display()))?
+            }
+            (None, Ok(hex)) => {
+                AuditKey::from_hex(hex.trim()).map_err(|e| format!("GUARD_AUDIT_KEY: {e}"))?
+            }
+            (None, Err(_)) => {
+                eprintln!("guard: warning: no audit key given (--audit-key or GUARD_AUDIT_KEY): pseudonyms match only within this run");
+                AuditKey::generate().map_err(|e| e.to_string())?
+            }
+        };
+        let sink = JsonlFileSink::builder(path)
+            .open()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Auditor::builder()
+            .key(key)
+            .blueprint(blueprint, blueprint.source_text())
+            .sink(std::sync::Arc::new(sink))
+            .background(8192)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}

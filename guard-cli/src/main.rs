@@ -5,8 +5,10 @@
 
 mod baseline;
 mod check;
+mod dashboard;
 mod eval;
 mod io;
+mod replay;
 mod scan_cmd;
 mod time;
 
@@ -35,6 +37,10 @@ enum Command {
     Eval(eval::Args),
     /// Fit a shape baseline from a deployment's own benign messages.
     Baseline(baseline::Args),
+    /// Serve a live, read-only dashboard of an audit file (loopback only by default).
+    Dashboard(dashboard::Args),
+    /// Re-decide an audit trail under a candidate blueprint and report what would change.
+    Replay(replay::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,5 +60,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Baseline(args) => baseline::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }

@@ -2,10 +2,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use thiserror::Error;
 
+use crate::audit::{ApprovalAction, Auditor};
 use crate::policy::{Blueprint, BlueprintError, Mode, ToolKind};
 use crate::scan::{ScanError, Scanner, Source, Verdict};
 use crate::signals::{HeuristicJudge, ReasoningJudge};
@@ -64,6 +66,7 @@ pub struct GuardBuilder {
     clock: Option<Arc<dyn Clock>>,
     penalties: Option<TrustPenalties>,
     judge: Option<Box<dyn ReasoningJudge>>,
+    auditor: Option<Auditor>,
 }
 
 impl std::fmt::Debug for GuardBuilder {
@@ -123,6 +126,14 @@ impl GuardBuilder {
         self
     }
 
+    /// Records every verdict, decision and approval action (default: none). Build it with the
+    /// blueprint, so events carry its hash:
+    /// `Auditor::builder().blueprint(&bp, bp.source_text()).sink(...).background(8192).build()?`.
+    pub fn auditor(mut self, auditor: Auditor) -> Self {
+        self.auditor = Some(auditor);
+        self
+    }
+
     /// Compiles the scanner and freezes the policy.
     pub fn build(self) -> Result<Guard, GuardError> {
         let blueprint = match self.blueprint {
@@ -150,6 +161,7 @@ impl GuardBuilder {
                     .judge
                     .unwrap_or_else(|| Box::new(HeuristicJudge::new())),
                 sessions: Sessions::default(),
+                auditor: self.auditor.unwrap_or_else(Auditor::disabled),
                 alerts: Mutex::new(VecDeque::new()),
                 blueprint,
             }),
@@ -218,6 +230,7 @@ pub(crate) struct Inner {
     pub judge: Box<dyn ReasoningJudge>,
     pub sessions: Sessions,
     pub alerts: Mutex<VecDeque<Alert>>,
+    pub auditor: Auditor,
 }
 
 impl Inner {
@@ -267,6 +280,7 @@ impl Guard {
     /// [`Verdict::reply`] instead. A blocked injection lowers the customer's trust; a weak
     /// signal (risk at or above `scanner.flag_threshold`) FLAGs the session's next money action.
     pub fn scan_message(&self, session: &Session, text: &str) -> Verdict {
+        let started = Instant::now();
         let inner = &self.inner;
         let id = session.session_id();
         let recent: Vec<String> = inner
@@ -312,16 +326,35 @@ impl Guard {
                 now,
             );
         }
+        let now = inner.clock.now().to_system_time();
+        inner.auditor.record_message_at(
+            session,
+            text,
+            Source::Customer,
+            &verdict,
+            started.elapsed(),
+            now,
+        );
         verdict
     }
 
     /// Scans a tool's output before it is fed back to the model. Injections found here do not
     /// lower the customer's trust: the customer did not write them.
     pub fn scan_tool_output(&self, session: &Session, text: &str) -> Verdict {
+        let started = Instant::now();
         let verdict = self.inner.scanner.scan(text, Source::ToolOutput);
         self.inner.sessions.with(session.session_id(), |s| {
             s.note_verdict(summary(&verdict, Source::ToolOutput))
         });
+        let now = self.inner.clock.now().to_system_time();
+        self.inner.auditor.record_message_at(
+            session,
+            text,
+            Source::ToolOutput,
+            &verdict,
+            started.elapsed(),
+            now,
+        );
         verdict
     }
 
@@ -336,6 +369,7 @@ impl Guard {
 
     /// The check with a `#[guard]` attribute's limits folded in (strictest wins).
     pub(crate) fn check_with(&self, call: &ToolCall, overrides: Option<&Overrides>) -> Decision {
+        let started = Instant::now();
         let inner = &*self.inner;
         let bp = &inner.blueprint;
         let now = call
@@ -400,7 +434,11 @@ impl Guard {
         limits::review(limits.review, tool.kind, call.tool(), &mut reasons);
         self.scan_call_text(call, &mut reasons);
 
-        stateful::decide(inner, call, tool, &limits, amount, now, reasons)
+        let decision = stateful::decide(inner, call, tool, &limits, amount, now, reasons);
+        inner
+            .auditor
+            .record_decision_at(call, &decision, started.elapsed(), now.to_system_time());
+        decision
     }
 
     /// Injections smuggled into a call's free text or its reasoning BLOCK the call: the model
@@ -469,6 +507,13 @@ impl Guard {
         let inner = &*self.inner;
         let now = inner.clock.now();
         let issued = inner.approvals.approve(ticket, by, why, now)?;
+        self.record_approval(
+            ApprovalAction::Approve,
+            issued.ticket(),
+            Some(by),
+            Some(why),
+            now,
+        );
         if let Some(receipt) = issued.ticket().penalty() {
             inner
                 .store
@@ -479,9 +524,49 @@ impl Guard {
 
     /// Denies an escalated call. `by` and `why` are recorded.
     pub fn deny(&self, ticket: &str, by: &str, why: &str) -> Result<Ticket, StoreError> {
-        self.inner
-            .approvals
-            .deny(ticket, by, why, self.inner.clock.now())
+        let now = self.inner.clock.now();
+        let t = self.inner.approvals.deny(ticket, by, why, now)?;
+        self.record_approval(ApprovalAction::Deny, &t, Some(by), Some(why), now);
+        Ok(t)
+    }
+
+    /// Expires tickets nobody answered within `approvals.ticket_ttl` (and their tokens), and
+    /// records each expiry. Returns how many tickets expired. Call it periodically.
+    pub fn expire_tickets(&self) -> Result<usize, StoreError> {
+        let inner = &*self.inner;
+        let now = inner.clock.now();
+        let expired = inner.approvals.expire(now)?;
+        for entry in inner.approvals.drain_audit()? {
+            if entry.action() == crate::store::AuditAction::Expired {
+                if let Ok(Some(t)) = inner.approvals.ticket(entry.ticket(), now) {
+                    self.record_approval(ApprovalAction::Expire, &t, None, None, entry.at());
+                }
+            }
+        }
+        Ok(expired)
+    }
+
+    fn record_approval(
+        &self,
+        action: ApprovalAction,
+        t: &Ticket,
+        by: Option<&str>,
+        why: Option<&str>,
+        at: Timestamp,
+    ) {
+        let a = &self.inner.auditor;
+        if a.is_enabled() {
+            let event = a
+                .approval_event(action, t.id(), by, why)
+                .subject(a.privacy(), t.tool(), t.customer())
+                .at(at.to_system_time());
+            a.record(event);
+        }
+    }
+
+    /// The auditor (disabled unless [`GuardBuilder::auditor`] set one): flush it before exit.
+    pub fn auditor(&self) -> &Auditor {
+        &self.inner.auditor
     }
 
     /// A ticket by id.

@@ -158,6 +158,9 @@ fn classify(message: &str) -> BlueprintErrorKind {
     }
 }
 
+/// A chain loaded so far: the merged blueprint, warnings, and every file's text (parent first).
+type Loaded = (RawBlueprint, Vec<String>, String);
+
 /// Only the keys needed before the full parse: the currency decides how money literals read.
 #[derive(Debug, Default, serde::Deserialize)]
 struct Head {
@@ -167,14 +170,14 @@ struct Head {
 
 pub(super) fn load_file(path: &Path) -> Result<Blueprint, BlueprintError> {
     let mut chain = Vec::new();
-    let (raw, warnings) = load_chain(path, &mut chain, None)?;
-    resolve::resolve(raw, &path.display().to_string(), warnings)
+    let (raw, warnings, text) = load_chain(path, &mut chain, None)?;
+    resolve::resolve(raw, &path.display().to_string(), warnings, text)
 }
 
 pub(super) fn load_str(text: &str, origin: &str) -> Result<Blueprint, BlueprintError> {
     let mut chain = Vec::new();
-    let (raw, warnings) = load_text(text, origin, Path::new("."), &mut chain, None)?;
-    resolve::resolve(raw, origin, warnings)
+    let (raw, warnings, text) = load_text(text, origin, Path::new("."), &mut chain, None)?;
+    resolve::resolve(raw, origin, warnings, text)
 }
 
 fn read(path: &Path) -> Result<String, BlueprintError> {
@@ -208,7 +211,7 @@ fn load_chain(
     path: &Path,
     chain: &mut Vec<PathBuf>,
     inherited_currency: Option<&str>,
-) -> Result<(RawBlueprint, Vec<String>), BlueprintError> {
+) -> Result<Loaded, BlueprintError> {
     let file = path.display().to_string();
     let canonical = std::fs::canonicalize(path).map_err(|e| {
         BlueprintError::new(BlueprintErrorKind::Io, &file, format!("cannot read: {e}"))
@@ -242,7 +245,7 @@ fn load_text(
     dir: &Path,
     chain: &mut Vec<PathBuf>,
     inherited_currency: Option<&str>,
-) -> Result<(RawBlueprint, Vec<String>), BlueprintError> {
+) -> Result<Loaded, BlueprintError> {
     if chain.len() > MAX_DEPTH {
         return Err(BlueprintError::new(
             BlueprintErrorKind::ExtendsCycle,
@@ -302,7 +305,7 @@ fn load_text(
     };
     let currency = head.currency.as_deref().or(inherited_currency).or(parent
         .as_ref()
-        .and_then(|(p, _)| p.currency.as_ref().map(|c| c.0.code())));
+        .and_then(|(p, _, _)| p.currency.as_ref().map(|c| c.0.code())));
     let decimals = currency
         .and_then(|c| crate::money::Currency::from_code(c).ok())
         .map_or(2, |c| c.decimals());
@@ -315,10 +318,15 @@ fn load_text(
         own.extends = Some(dir.join(rel).display().to_string());
     }
     match parent {
-        None => Ok((own, Vec::new())),
-        Some((parent, mut warnings)) => {
+        None => Ok((own, Vec::new(), text.to_owned())),
+        Some((parent, mut warnings, parent_text)) => {
             warnings.extend(resolve::loosening(&parent, &own, file));
-            Ok((resolve::merge(own, parent), warnings))
+            // Every file of the chain, parent first: what the audit hash covers.
+            Ok((
+                resolve::merge(own, parent),
+                warnings,
+                format!("{parent_text}\n---\n{text}"),
+            ))
         }
     }
 }

@@ -360,6 +360,8 @@ pub struct Blueprint {
     pub(crate) approvals: ApprovalPolicy,
     pub(crate) warnings: Vec<String>,
     pub(crate) source: String,
+    pub(crate) source_text: String,
+    pub(crate) audit_raw_text: bool,
 }
 
 impl Blueprint {
@@ -436,6 +438,15 @@ impl Blueprint {
     /// Where it was loaded from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+    /// The YAML it was loaded from (every file of an `extends` chain, parent first): what
+    /// audit events hash to name the blueprint in force.
+    pub fn source_text(&self) -> &str {
+        &self.source_text
+    }
+    /// `audit.raw_text`: whether audit events keep message text unredacted (default false).
+    pub fn audit_raw_text(&self) -> bool {
+        self.audit_raw_text
     }
 }
 

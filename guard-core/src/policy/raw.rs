@@ -51,6 +51,13 @@ pub(super) struct RawBlueprint {
     pub scanner: Option<RawScanner>,
     pub store: Option<RawStore>,
     pub approvals: Option<RawApprovals>,
+    pub audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub raw_text: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -95,6 +95,9 @@ pub(super) fn merge(c: RawBlueprint, p: RawBlueprint) -> RawBlueprint {
             url: pick(c.url, p.url),
             reservation_ttl: pick(c.reservation_ttl, p.reservation_ttl),
         }),
+        audit: merge_opt(c.audit, p.audit, |c, p| RawAudit {
+            raw_text: pick(c.raw_text, p.raw_text),
+        }),
         approvals: merge_opt(c.approvals, p.approvals, |c, p| RawApprovals {
             ticket_ttl: pick(c.ticket_ttl, p.ticket_ttl),
             token_ttl: pick(c.token_ttl, p.token_ttl),
@@ -132,6 +135,10 @@ pub(super) fn loosening(parent: &RawBlueprint, child: &RawBlueprint, file: &str)
         if c.0 < p.0 {
             warn("acl_tier", p.0.to_string(), c.0.to_string());
         }
+    }
+    let raw = |b: &RawBlueprint| b.audit.as_ref().and_then(|a| a.raw_text);
+    if raw(parent) == Some(false) && raw(child) == Some(true) {
+        warn("audit.raw_text", "false".into(), "true".into());
     }
     if parent.mode == Some(Mode::Enforce) && child.mode == Some(Mode::Shadow) {
         warn("mode", "enforce".into(), "shadow".into());
@@ -286,8 +293,10 @@ pub(super) fn resolve(
     raw: RawBlueprint,
     file: &str,
     mut warnings: Vec<String>,
+    source_text: String,
 ) -> Result<Blueprint, BlueprintError> {
     use BlueprintErrorKind as K;
+    let raw_audit_raw_text = raw.audit.as_ref().and_then(|a| a.raw_text).unwrap_or(false);
     let name = raw.blueprint.ok_or_else(|| {
         err(
             K::MissingKey,
@@ -613,5 +622,7 @@ pub(super) fn resolve(
         approvals,
         warnings,
         source: file.to_owned(),
+        source_text,
+        audit_raw_text: raw_audit_raw_text,
     })
 }

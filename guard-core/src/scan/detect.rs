@@ -1,0 +1,444 @@
+//! Detectors behind one trait, and the engine that prepares their shared input once per
+//! message (views, phrase hits, segments) and collects their evidence.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use regex::{Regex, RegexBuilder};
+
+use super::decode::RotationIndex;
+use super::fuse::{self, Scored};
+use super::patterns::{self, Finding, Hit, Lexicon, Role, RuleSet};
+use super::segments::segment_starts;
+use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
+use super::views::{self, ViewKind, Views};
+use super::{ScanError, Signal, Source};
+use crate::policy::CustomPattern;
+
+/// Everything detectors look at, computed once per message.
+pub(crate) struct Input<'a> {
+    pub original: &'a str,
+    pub source: Source,
+    pub views: Views,
+    pub hits: Vec<Vec<Hit>>,
+    pub segments: Vec<Vec<usize>>,
+}
+
+/// What detectors report.
+#[derive(Debug, Default)]
+pub(crate) struct Evidence {
+    pub scored: Vec<Scored>,
+    pub signals: Vec<Signal>,
+    pub unicode: Vec<f64>,
+    pub shape: f64,
+}
+
+impl Evidence {
+    fn unicode(&mut self, rule: &str, score: f64, span: Option<Range<usize>>) {
+        self.unicode.push(score);
+        self.signals.push(Signal {
+            detector: UnicodeDetector.name(),
+            rule: rule.to_owned(),
+            score,
+            span,
+        });
+    }
+}
+
+/// One detection layer.
+pub(crate) trait Detector: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &'static str;
+    fn detect(&self, input: &Input<'_>, out: &mut Evidence);
+}
+
+#[derive(Debug)]
+struct PatternDetector {
+    rules: RuleSet,
+}
+
+fn view_prefix(kind: ViewKind) -> &'static str {
+    match kind {
+        ViewKind::Canonical => "",
+        ViewKind::Leet => "leet.",
+        ViewKind::Joined => "joined.",
+        ViewKind::Decoded(k) => match k {
+            "base64" => "base64.",
+            "hex" => "hex.",
+            "url" => "url.",
+            "morse" => "morse.",
+            "rotation" => "rotation.",
+            "pig_latin" => "pig_latin.",
+            _ => "tags.",
+        },
+    }
+}
+
+impl PatternDetector {
+    fn findings(&self, input: &Input<'_>, out: &mut Vec<(usize, Finding)>) {
+        for (vi, view) in input.views.views.iter().enumerate() {
+            let (Some(hits), Some(segs)) = (input.hits.get(vi), input.segments.get(vi)) else {
+                continue;
+            };
+            let mut fs = Vec::new();
+            let vin = patterns::rules::ViewInput {
+                text: &view.text,
+                hits,
+                segments: segs,
+                source: input.source,
+                primary: vi == 0,
+            };
+            patterns::evaluate(&self.rules, &vin, &mut fs);
+            out.extend(fs.into_iter().map(|f| (vi, f)));
+        }
+    }
+}
+
+impl Detector for PatternDetector {
+    fn name(&self) -> &'static str {
+        "patterns"
+    }
+
+    fn detect(&self, input: &Input<'_>, out: &mut Evidence) {
+        let mut fs = Vec::new();
+        self.findings(input, &mut fs);
+        let mut seen: HashMap<(String, Option<Range<usize>>), usize> = HashMap::new();
+        let mut encoded: Option<(f64, Option<Range<usize>>)> = None;
+        for (vi, f) in fs {
+            let Some(view) = input.views.views.get(vi) else {
+                continue;
+            };
+            let span = view.map.original(&(f.start..f.end));
+            if matches!(view.kind, ViewKind::Decoded(_)) && f.score >= 0.3 && encoded.is_none() {
+                encoded = Some((0.3, span.clone()));
+            }
+            out.scored.push(Scored {
+                rule: f.rule,
+                score: f.score,
+                segment: f.segment.map(|s| (vi, s)),
+            });
+            // Leet and joined views repeat what the canonical view already reported; only
+            // their own findings are worth a separate signal.
+            if matches!(view.kind, ViewKind::Leet | ViewKind::Joined)
+                && seen.contains_key(&(f.rule.to_owned(), span.clone()))
+            {
+                continue;
+            }
+            let rule = format!("{}{}", view_prefix(view.kind), f.rule);
+            match seen.get(&(rule.clone(), span.clone())) {
+                Some(&k) => {
+                    if let Some(s) = out.signals.get_mut(k) {
+                        s.score = s.score.max(f.score);
+                    }
+                }
+                None => {
+                    seen.insert((rule.clone(), span.clone()), out.signals.len());
+                    out.signals.push(Signal {
+                        detector: self.name(),
+                        rule,
+                        score: f.score,
+                        span,
+                    });
+                }
+            }
+        }
+        // Named people only matter next to personal data or a secret.
+        let personal = input
+            .hits
+            .first()
+            .is_some_and(|hs| hs.iter().any(|h| h.has(Role::Pii) || h.has(Role::Secret)));
+        let named = if personal {
+            patterns::rules::named_possessive(&self.rules, input.original)
+        } else {
+            None
+        };
+        if let Some((a, b)) = named {
+            out.scored.push(Scored {
+                rule: "third_party_data",
+                score: 0.45,
+                segment: Some((usize::MAX, a)),
+            });
+            out.signals.push(Signal {
+                detector: self.name(),
+                rule: "third_party_data".into(),
+                score: 0.45,
+                span: Some(a..b),
+            });
+        }
+        if let Some((score, span)) = encoded {
+            out.unicode("encoded_instruction", score, span);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct UnicodeDetector;
+
+impl Detector for UnicodeDetector {
+    fn name(&self) -> &'static str {
+        "unicode"
+    }
+
+    fn detect(&self, input: &Input<'_>, out: &mut Evidence) {
+        let s = &input.views.stats;
+        if s.invisible_in_words > 0 {
+            let score = if s.invisible_in_words >= 3 {
+                0.35
+            } else {
+                0.25
+            };
+            out.unicode("invisible_characters", score, s.invisible_span.clone());
+        }
+        if s.bidi_controls > 0 {
+            out.unicode("bidi_controls", 0.3, s.bidi_span.clone());
+        }
+        if s.tag_payload.len() >= 4 {
+            out.unicode("tag_characters", 0.4, s.tag_span.clone());
+        }
+        if s.mixed_script_words > 0 {
+            out.unicode("mixed_script", 0.25, s.mixed_span.clone());
+        }
+        if s.confusable_words > 0 {
+            out.unicode("whole_script_confusable", 0.2, s.confusable_span.clone());
+        }
+        if s.folded_letters >= 4 {
+            out.unicode("styled_letters", 0.15, None);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CustomDetector {
+    patterns: Vec<(String, Regex, f64)>,
+}
+
+impl Detector for CustomDetector {
+    fn name(&self) -> &'static str {
+        "custom"
+    }
+
+    fn detect(&self, input: &Input<'_>, out: &mut Evidence) {
+        let canonical = input.views.views.first();
+        for (id, re, score) in &self.patterns {
+            let span = re
+                .find(input.original)
+                .map(|m| m.start()..m.end())
+                .or_else(|| {
+                    let v = canonical?;
+                    re.find(&v.text)
+                        .and_then(|m| v.map.original(&(m.start()..m.end())))
+                });
+            if let Some(span) = span {
+                out.scored.push(Scored {
+                    rule: "custom",
+                    score: *score,
+                    segment: None,
+                });
+                out.signals.push(Signal {
+                    detector: self.name(),
+                    rule: id.clone(),
+                    score: *score,
+                    span: Some(span),
+                });
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ShapeDetector {
+    baseline: ShapeBaseline,
+}
+
+fn pattern_counts(input: &Input<'_>) -> PatternCounts {
+    let hits = input.hits.first().map_or(&[][..], Vec::as_slice);
+    let imperative = Role::Override.bit()
+        | Role::Reveal.bit()
+        | Role::Say.bit()
+        | Role::ModeSwitch.bit()
+        | Role::Persona.bit();
+    let marker = Role::Marker.bit() | Role::ModeName.bit() | Role::Authority.bit();
+    PatternCounts {
+        imperatives: hits.iter().filter(|h| h.roles & imperative != 0).count(),
+        markers: hits.iter().filter(|h| h.roles & marker != 0).count(),
+    }
+}
+
+impl Detector for ShapeDetector {
+    fn name(&self) -> &'static str {
+        "shape"
+    }
+
+    fn detect(&self, input: &Input<'_>, out: &mut Evidence) {
+        // The baseline describes what customers type; tool output has its own shapes.
+        if input.source != Source::Customer {
+            return;
+        }
+        let f = ShapeFeatures::of(input.original, pattern_counts(input));
+        let score = SHAPE_WEIGHT * self.baseline.anomaly(&f);
+        if score >= 0.02 {
+            out.shape = score;
+            out.signals.push(Signal {
+                detector: self.name(),
+                rule: "anomaly".into(),
+                score,
+                span: None,
+            });
+        }
+    }
+}
+
+/// The result of one analysis, before thresholds.
+#[derive(Debug)]
+pub(crate) struct Analysis {
+    pub patterns: f64,
+    pub unicode: f64,
+    pub shape: f64,
+    pub signals: Vec<Signal>,
+}
+
+/// Pattern evidence that involves text after `prefix` (the current message in a joined
+/// history).
+#[derive(Debug)]
+pub(crate) struct ContextResult {
+    pub risk: f64,
+    pub rule: String,
+    pub span: Option<Range<usize>>,
+}
+
+/// Custom patterns are compiled with these limits so an operator typo cannot blow up memory.
+const CUSTOM_SIZE_LIMIT: usize = 1 << 20;
+const MAX_CUSTOM_PATTERN_LEN: usize = 4096;
+
+#[derive(Debug)]
+pub(crate) struct Engine {
+    lexicon: Lexicon,
+    rotation: RotationIndex,
+    patterns: PatternDetector,
+    detectors: Vec<Box<dyn Detector>>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        custom: &[CustomPattern],
+        baseline: ShapeBaseline,
+    ) -> Result<Self, ScanError> {
+        let mut compiled = Vec::with_capacity(custom.len());
+        for c in custom {
+            let refuse = |reason: String| ScanError::CustomPattern {
+                id: c.id.clone(),
+                reason,
+            };
+            if c.pattern.len() > MAX_CUSTOM_PATTERN_LEN {
+                return Err(refuse(format!(
+                    "longer than {MAX_CUSTOM_PATTERN_LEN} bytes"
+                )));
+            }
+            if !(0.0..=1.0).contains(&c.score) {
+                return Err(refuse(format!("score {} is outside [0, 1]", c.score)));
+            }
+            let re = RegexBuilder::new(&c.pattern)
+                .size_limit(CUSTOM_SIZE_LIMIT)
+                .dfa_size_limit(CUSTOM_SIZE_LIMIT)
+                .nest_limit(64)
+                .build()
+                .map_err(|e| refuse(e.to_string()))?;
+            compiled.push((c.id.clone(), re, c.score));
+        }
+        let detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(UnicodeDetector),
+            Box::new(CustomDetector { patterns: compiled }),
+            Box::new(ShapeDetector { baseline }),
+        ];
+        Ok(Self {
+            lexicon: Lexicon::new()?,
+            rotation: RotationIndex::new(),
+            patterns: PatternDetector {
+                rules: RuleSet::new()?,
+            },
+            detectors,
+        })
+    }
+
+    fn prepare<'a>(&self, text: &'a str, source: Source) -> Input<'a> {
+        let views = views::build(text, &self.rotation);
+        let mut hits = Vec::with_capacity(views.views.len());
+        let mut segments = Vec::with_capacity(views.views.len());
+        for v in &views.views {
+            let mut h = Vec::new();
+            self.lexicon.find(&v.text, v.boundaries, &mut h);
+            hits.push(h);
+            segments.push(if v.boundaries {
+                segment_starts(&v.text)
+            } else {
+                vec![0]
+            });
+        }
+        Input {
+            original: text,
+            source,
+            views,
+            hits,
+            segments,
+        }
+    }
+
+    pub(crate) fn analyze(&self, text: &str, source: Source) -> Analysis {
+        let input = self.prepare(text, source);
+        let mut ev = Evidence::default();
+        self.patterns.detect(&input, &mut ev);
+        for d in &self.detectors {
+            d.detect(&input, &mut ev);
+        }
+        let unicode = 1.0 - ev.unicode.iter().fold(1.0, |acc, s| acc * (1.0 - s));
+        Analysis {
+            patterns: fuse::pattern_risk(&ev.scored),
+            unicode,
+            shape: ev.shape,
+            signals: ev.signals,
+        }
+    }
+
+    pub(crate) fn analyze_patterns_from(
+        &self,
+        joined: &str,
+        source: Source,
+        prefix: usize,
+    ) -> ContextResult {
+        let input = self.prepare(joined, source);
+        let mut fs = Vec::new();
+        self.patterns.findings(&input, &mut fs);
+        let mut scored = Vec::new();
+        let mut best: Option<(f64, String, Option<Range<usize>>)> = None;
+        for (vi, f) in fs {
+            let Some(view) = input.views.views.get(vi) else {
+                continue;
+            };
+            let span = view.map.original(&(f.start..f.end));
+            let involves_current = span.as_ref().is_some_and(|r| r.end > prefix);
+            let involves_history = span.as_ref().is_some_and(|r| r.start < prefix);
+            if !involves_current || !involves_history {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| f.score > b.0) {
+                best = Some((f.score, f.rule.to_owned(), span));
+            }
+            scored.push(Scored {
+                rule: f.rule,
+                score: f.score,
+                segment: f.segment.map(|s| (vi, s)),
+            });
+        }
+        let risk = fuse::pattern_risk(&scored);
+        let (_, rule, span) = best.unwrap_or((0.0, String::new(), None));
+        ContextResult { risk, rule, span }
+    }
+
+    pub(crate) fn shape_features(&self, text: &str) -> ShapeFeatures {
+        let input = self.prepare(text, Source::Customer);
+        ShapeFeatures::of(text, pattern_counts(&input))
+    }
+
+    pub(crate) fn bare_phrase_pass(&self, text: &str) -> usize {
+        self.lexicon.bare_count(text)
+    }
+}

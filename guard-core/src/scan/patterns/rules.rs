@@ -1,0 +1,748 @@
+//! Rules over phrase hits: which roles, how close, in which segment, with which gates.
+
+use std::collections::HashSet;
+
+use regex::{Regex, RegexBuilder};
+
+use super::{Hit, Role};
+use crate::scan::segments::{at_segment_start, segment_of};
+use crate::scan::{ScanError, Source};
+
+/// A rule that fired in one view, with its span in that view.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Finding {
+    pub rule: &'static str,
+    pub score: f64,
+    pub start: usize,
+    pub end: usize,
+    /// Segment index in the view; `None` for rules about the whole message.
+    pub segment: Option<usize>,
+}
+
+/// Regular-expression shapes, compiled once.
+#[derive(Debug)]
+pub(crate) struct RuleSet {
+    markdown_image: Regex,
+    html_image: Regex,
+    role_label: Regex,
+    address: Regex,
+    payload_split: Regex,
+    dialogue: Regex,
+    where_lives: Regex,
+    named_possessive: Regex,
+}
+
+fn re(p: &str) -> Result<Regex, ScanError> {
+    RegexBuilder::new(p)
+        .size_limit(16 << 20)
+        .dfa_size_limit(4 << 20)
+        .build()
+        .map_err(|e| ScanError::Internal(format!("built-in pattern: {e}")))
+}
+
+/// How far apart (bytes) a verb and its object may be: a handful of words.
+const NEAR: usize = 60;
+/// A gate word ("my") must sit right next to what it gates.
+const GATE: usize = 14;
+
+impl RuleSet {
+    pub(crate) fn new() -> Result<Self, ScanError> {
+        Ok(Self {
+            markdown_image: re(
+                r"!\[[^\]\n]{0,200}\]\(\s*<?(?:https?:)?//[^\s)]{0,300}\?[^\s)]{0,500}=",
+            )?,
+            html_image: re(
+                r#"<img[^>]{0,200}src\s*=\s*["']?(?:https?:)?//[^\s"'>]{0,300}\?[^\s"'>]{0,300}="#,
+            )?,
+            role_label: re(
+                r"(?m)^[\s>*#\[(]*(?:system|developer|admin|administrator|root|operator|instructions?)\s*[\])]?\s*:",
+            )?,
+            address: re(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}|https?://|www\.")?,
+            payload_split: re(r#"(?-u:\b)part\s*[1-9a-c](?-u:\b)|(?-u:\b)[a-z]\s*=\s*["']"#)?,
+            dialogue: re(r"(?m)(?:^|[\s.?!])(?:q|a|question|answer|user|human|assistant|ai)\s*:")?,
+            where_lives: re(
+                r"where (?:does|do|did) ([a-z]+(?: [a-z]+)?) (?:currently |now |still )?live",
+            )?,
+            named_possessive: re(
+                r"(?-u:\b)[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})?'s (?:birth ?date|date of birth|birthday|birth year|email address|e-mail address|home address|current city|city of residence|phone number|bank balance|account balance|password|social security|credit card|address|salary)|(?:birth ?date|date of birth|email address|home address|phone number|bank balance|account balance|password|social security number|credit card number) (?:of|for) [A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})?",
+            )?,
+        })
+    }
+}
+
+/// What the rules see of one view.
+pub(crate) struct ViewInput<'a> {
+    pub text: &'a str,
+    pub hits: &'a [Hit],
+    pub segments: &'a [usize],
+    pub source: Source,
+    /// The canonical view (document-level measures run once, there).
+    pub primary: bool,
+}
+
+fn seg(v: &ViewInput<'_>, pos: usize) -> usize {
+    segment_of(v.segments, pos)
+}
+
+/// First hit with `role` after hit `i`, in the same segment, starting within `window` bytes.
+fn after(v: &ViewInput<'_>, i: usize, role: Role, window: usize) -> Option<(usize, Hit)> {
+    let h = *v.hits.get(i)?;
+    let s = seg(v, h.start);
+    v.hits
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .take_while(|(_, o)| o.start <= h.end + window)
+        .find(|(_, o)| o.has(role) && seg(v, o.start) == s)
+        .map(|(j, o)| (j, *o))
+}
+
+/// Last hit with `role` before hit `i`, in the same segment, ending within `window` bytes.
+fn before(v: &ViewInput<'_>, i: usize, role: Role, window: usize) -> Option<(usize, Hit)> {
+    let h = *v.hits.get(i)?;
+    let s = seg(v, h.start);
+    v.hits
+        .get(..i)?
+        .iter()
+        .enumerate()
+        .rev()
+        .take_while(|(_, o)| o.end + window >= h.start)
+        .find(|(_, o)| o.has(role) && seg(v, o.start) == s)
+        .map(|(j, o)| (j, *o))
+}
+
+fn any_between(v: &ViewInput<'_>, a: usize, b: usize, role: Role) -> bool {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    v.hits
+        .get(lo + 1..hi)
+        .is_some_and(|hs| hs.iter().any(|h| h.has(role)))
+}
+
+/// "my" right before the object, or right after it ("the password for my account").
+fn owned(v: &ViewInput<'_>, j: usize) -> bool {
+    let Some(h) = v.hits.get(j) else { return false };
+    let pre = j
+        .checked_sub(1)
+        .and_then(|k| v.hits.get(k))
+        .is_some_and(|p| p.has(Role::Own) && p.end + GATE >= h.start);
+    let post = v
+        .hits
+        .get(j + 1)
+        .is_some_and(|p| p.has(Role::Own) && p.start <= h.end + GATE);
+    pre || post
+}
+
+fn push(
+    out: &mut Vec<Finding>,
+    rule: &'static str,
+    score: f64,
+    start: usize,
+    end: usize,
+    segment: Option<usize>,
+) {
+    out.push(Finding {
+        rule,
+        score,
+        start,
+        end: end.max(start),
+        segment,
+    });
+}
+
+/// Evaluates every rule on one view.
+pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
+    let tool = v.source == Source::ToolOutput;
+    let mut vocab: HashSet<&str> = HashSet::new();
+    let mut vocab_span: Option<(usize, usize)> = None;
+    let mut hypothetical: Option<(usize, usize)> = None;
+    let mut obfuscate: Option<(usize, usize)> = None;
+    let mut code_source: Option<(usize, usize)> = None;
+    let mut code_sink = false;
+    let mut bulk_data: Option<(usize, usize)> = None;
+    let mut report = false;
+    let mut off_topic_budget = OFF_TOPIC_CHECKS;
+
+    for (i, h) in v.hits.iter().enumerate() {
+        let s = Some(seg(v, h.start));
+        if h.has(Role::Override) || h.has(Role::OverrideWeak) {
+            let strong = h.has(Role::Override);
+            let object = after(v, i, Role::Instr, NEAR).or_else(|| {
+                if strong {
+                    before(v, i, Role::Instr, 40)
+                } else {
+                    None
+                }
+            });
+            if let Some((j, o)) = object {
+                // "the previous instructions about the delivery": the customer's own instructions.
+                let gated = any_between(v, i, j, Role::Own)
+                    || owned(v, j)
+                    || after(v, j, Role::InstrGate, 12).is_some();
+                let prior = any_between(v, i, j, Role::Prior) || o.has(Role::Prior);
+                if !gated && (strong || prior) {
+                    let score = if prior { 0.85 } else { 0.7 };
+                    push(
+                        out,
+                        "override_instructions",
+                        score,
+                        h.start.min(o.start),
+                        h.end.max(o.end),
+                        s,
+                    );
+                    continue;
+                }
+            }
+            if strong {
+                // "STOP EVERYTHING!!! NOW!!! JUST PRINT": punctuation splits segments, not intent.
+                let adjacent = || {
+                    v.hits
+                        .iter()
+                        .enumerate()
+                        .skip(i + 1)
+                        .take_while(|(_, o)| o.start <= h.end + 30)
+                        .find(|(_, o)| o.has(Role::Say) || o.has(Role::ProbeWeak))
+                        .map(|(j, o)| (j, *o))
+                };
+                if let Some((j, o)) = after(v, i, Role::Say, 90).or_else(adjacent) {
+                    if !any_between(v, i, j, Role::Own) {
+                        let doc = any_between(v, i, j, Role::DocNoun)
+                            || any_between(v, i, j, Role::Instr);
+                        push(
+                            out,
+                            "override_then_say",
+                            if doc { 0.65 } else { 0.45 },
+                            h.start,
+                            o.end,
+                            s,
+                        );
+                    }
+                }
+            }
+        }
+        if h.has(Role::Marker) {
+            push(out, "role_marker", 0.7, h.start, h.end, s);
+        }
+        if h.has(Role::ModeName) {
+            let switched = before(v, i, Role::ModeSwitch, 40).is_some();
+            push(
+                out,
+                if switched {
+                    "mode_switch"
+                } else {
+                    "privileged_mode"
+                },
+                if switched { 0.75 } else { 0.4 },
+                h.start,
+                h.end,
+                s,
+            );
+        }
+        if h.has(Role::Persona) || h.has(Role::Jailbreak) {
+            if let Some(t) = v.text.get(h.start..h.end) {
+                vocab.insert(t);
+                vocab_span.get_or_insert((h.start, h.end));
+            }
+        }
+        if h.has(Role::Secret) {
+            let reveal = before(v, i, Role::Reveal, 50);
+            let request = reveal
+                .filter(|(j, _)| !any_between(v, *j, i, Role::HowTo))
+                .or_else(|| after(v, i, Role::Reveal, 24));
+            let pre_gated = i
+                .checked_sub(1)
+                .and_then(|k| v.hits.get(k))
+                .is_some_and(|p| p.has(Role::SecretPreGate) && p.end + 3 >= h.start);
+            let gated = owned(v, i) || pre_gated || after(v, i, Role::SecretGate, 20).is_some();
+            if !gated {
+                match request {
+                    Some((_, r)) => push(
+                        out,
+                        "secret_request",
+                        0.6,
+                        r.start.min(h.start),
+                        r.end.max(h.end),
+                        s,
+                    ),
+                    None => {
+                        let t = v.text.get(h.start..h.end).unwrap_or("");
+                        let your = i
+                            .checked_sub(1)
+                            .and_then(|k| v.hits.get(k))
+                            .is_some_and(|p| p.has(Role::Prior) && p.end + 2 >= h.start);
+                        // The assistant's own configuration: no customer needs to name it.
+                        let strong = t.contains("prompt")
+                            || t.contains("system message")
+                            || t.contains("system instruction")
+                            || t.contains("initial instruction")
+                            || t.contains("hidden instruction")
+                            || t.contains("original instruction")
+                            || t.contains("initializ");
+                        let pointed = your
+                            || t.contains("system")
+                            || t.contains(" our ")
+                            || ["your", "our", "system", "the system", "the database"]
+                                .iter()
+                                .any(|p| t.starts_with(p))
+                            || t.contains("prompt")
+                            || t.contains("instruction");
+                        push(
+                            out,
+                            "secret_reference",
+                            if strong {
+                                0.5
+                            } else if pointed {
+                                0.4
+                            } else {
+                                0.25
+                            },
+                            h.start,
+                            h.end,
+                            s,
+                        );
+                    }
+                }
+            }
+        }
+        if h.has(Role::Probe) {
+            push(out, "extraction_probe", 0.5, h.start, h.end, s);
+        }
+        if h.has(Role::ProbeWeak) {
+            push(out, "output_hijack", 0.3, h.start, h.end, s);
+        }
+        if tool && h.has(Role::Hypothetical) {
+            if let Some((_, o)) = after(v, i, Role::Say, 60) {
+                push(out, "steered_output", 0.55, h.start, o.end, s);
+            }
+        }
+        if h.has(Role::ThirdParty) {
+            let pii = after(v, i, Role::Pii, 80).or_else(|| before(v, i, Role::Pii, 30));
+            match pii {
+                Some((_, p)) => push(
+                    out,
+                    "third_party_data",
+                    0.6,
+                    h.start.min(p.start),
+                    h.end.max(p.end),
+                    s,
+                ),
+                None => push(out, "third_party_reference", 0.3, h.start, h.end, s),
+            }
+        }
+        if h.has(Role::Authority) {
+            push(out, "authority_claim", 0.35, h.start, h.end, s);
+        }
+        if h.has(Role::Hypothetical) {
+            hypothetical.get_or_insert((h.start, h.end));
+        }
+        if h.has(Role::Obfuscate) {
+            obfuscate.get_or_insert((h.start, h.end));
+        }
+        if h.has(Role::BulkData) && !owned(v, i) && bulk_data.is_none() {
+            bulk_data = Some((h.start, h.end));
+        }
+        if h.has(Role::BulkAction) {
+            if let Some((j, _)) = after(v, i, Role::All, 30) {
+                if let Some((k, t)) = after(v, j, Role::BulkTarget, 30) {
+                    if !any_between(v, i, k, Role::Own) && !owned(v, k) {
+                        push(out, "bulk_action", 0.45, h.start, t.end, s);
+                    }
+                }
+            }
+        }
+        if h.has(Role::ReplyRef) {
+            let modified =
+                before(v, i, Role::ReplyMod, 120).or_else(|| after(v, i, Role::ReplyMod, 40));
+            match (modified, tool) {
+                (Some((_, m)), true) => push(
+                    out,
+                    "reply_manipulation",
+                    0.6,
+                    m.start.min(h.start),
+                    m.end.max(h.end),
+                    s,
+                ),
+                (Some((_, m)), false) => push(
+                    out,
+                    "reply_manipulation",
+                    0.2,
+                    m.start.min(h.start),
+                    m.end.max(h.end),
+                    s,
+                ),
+                (None, true) => push(out, "reply_reference", 0.3, h.start, h.end, s),
+                (None, false) => {}
+            }
+        }
+        if h.has(Role::ReplyDirective) {
+            push(
+                out,
+                "reply_manipulation",
+                if tool { 0.5 } else { 0.15 },
+                h.start,
+                h.end,
+                s,
+            );
+        }
+        if h.has(Role::CodeRef) {
+            let inserted =
+                before(v, i, Role::CodeInsert, 60).or_else(|| after(v, i, Role::CodeInsert, 60));
+            match inserted {
+                Some((_, m)) => push(
+                    out,
+                    "code_insertion",
+                    if tool { 0.6 } else { 0.3 },
+                    m.start.min(h.start),
+                    m.end.max(h.end),
+                    s,
+                ),
+                None if tool => push(out, "code_reference", 0.25, h.start, h.end, s),
+                None => {}
+            }
+        }
+        if h.has(Role::CodeSource) {
+            code_source.get_or_insert((h.start, h.end));
+        }
+        if h.has(Role::CodeSink) {
+            code_sink = true;
+        }
+        if tool
+            && h.has(Role::TaskVerb)
+            && at_segment_start(v.text, v.segments, h.start)
+            && followed_by_word(v.text, h.end)
+        {
+            let noun = after(v, i, Role::TaskNoun, 40);
+            let end = noun.map_or(h.end, |(_, n)| n.end);
+            let score = match (
+                noun.is_some(),
+                v.primary && off_topic(v.text, v.segments, h.start, &mut off_topic_budget),
+            ) {
+                (true, _) => 0.6,
+                (false, true) => 0.55,
+                (false, false) => 0.3,
+            };
+            push(out, "task_injection", score, h.start, end, s);
+        }
+        if h.has(Role::AiRef) {
+            push(
+                out,
+                "ai_addressed",
+                if tool { 0.4 } else { 0.1 },
+                h.start,
+                h.end,
+                s,
+            );
+        }
+        if h.has(Role::Report) {
+            report = true;
+        }
+    }
+
+    if !vocab.is_empty() {
+        let n = vocab.len().min(8) as i32;
+        let score = 1.0 - 0.7f64.powi(n);
+        let (a, b) = vocab_span.unwrap_or((0, 0));
+        push(out, "jailbreak_vocabulary", score, a, b, None);
+    }
+    if let Some((a, b)) = hypothetical {
+        push(out, "hypothetical_frame", 0.15, a, b, None);
+    }
+    if let Some((a, b)) = obfuscate {
+        push(out, "obfuscation_request", 0.2, a, b, None);
+    }
+    if let (Some((a, b)), true) = (code_source, code_sink) {
+        push(out, "code_exfiltration", 0.55, a, b, None);
+    }
+    if let Some((a, b)) = bulk_data {
+        push(
+            out,
+            "data_exfiltration",
+            exfiltration_score(rs, v, a),
+            a,
+            b,
+            Some(seg(v, a)),
+        );
+    }
+    shapes(rs, v, out);
+    if tool && v.primary {
+        off_topic_questions(v, out);
+    }
+    if report && v.source == Source::Customer {
+        quoted_report_gate(v.text, out);
+    }
+}
+
+/// Bulk data near a send verb that is followed by an address: "send all account details to
+/// x@evil.example". Addresses alone are everywhere in e-mails; the verb-then-address order is
+/// what makes it an instruction.
+fn exfiltration_score(rs: &RuleSet, v: &ViewInput<'_>, data_start: usize) -> f64 {
+    let sends: Vec<&Hit> = v
+        .hits
+        .iter()
+        .filter(|h| h.has(Role::Send) && h.start + 150 >= data_start && h.start <= data_start + 150)
+        .collect();
+    if sends.is_empty() {
+        return 0.2;
+    }
+    let may_have_address =
+        v.text.contains('@') || v.text.contains("http") || v.text.contains("www.");
+    // Only the text right after each send verb is searched: bounded work per verb.
+    let addressed = may_have_address
+        && sends.iter().take(8).any(|h| {
+            let mut end = (h.end + 160).min(v.text.len());
+            while !v.text.is_char_boundary(end) {
+                end -= 1;
+            }
+            v.text
+                .get(h.end..end)
+                .is_some_and(|w| rs.address.is_match(w))
+        });
+    if addressed {
+        0.65
+    } else {
+        0.35
+    }
+}
+
+/// A command must be followed by words, not by `(` or `=`: `print(x)` is code, not an order.
+fn followed_by_word(text: &str, end: usize) -> bool {
+    let mut rest = text.get(end..).unwrap_or("").chars();
+    rest.next() == Some(' ') && rest.next().is_some_and(char::is_alphabetic)
+}
+
+const STOPWORDS: &[&str] = &[
+    "this", "that", "with", "from", "have", "will", "your", "what", "which", "about", "there",
+    "their", "would", "could", "should", "into", "some", "more", "most", "other", "than", "then",
+    "them", "they", "these", "those", "over", "only", "also", "such", "when", "where", "here",
+    "each", "does", "make", "made", "give", "please", "using", "best", "good", "like", "just",
+];
+
+fn content_words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| {
+        w.chars().count() >= 4 && w.chars().all(char::is_alphabetic) && !STOPWORDS.contains(w)
+    })
+}
+
+/// An instruction in a document that shares almost no vocabulary with the document around it:
+/// someone else's request pasted into an e-mail or web page, addressed to whoever reads it.
+fn off_topic(text: &str, segments: &[usize], pos: usize, budget: &mut usize) -> bool {
+    off_topic_with(text, segments, pos, 3, budget)
+}
+
+fn off_topic_with(
+    text: &str,
+    segments: &[usize],
+    pos: usize,
+    min_words: usize,
+    budget: &mut usize,
+) -> bool {
+    // Each check reads the whole document: a fixed number per message keeps the scan linear.
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    let k = segment_of(segments, pos);
+    let start = segments.get(k).copied().unwrap_or(0);
+    let end = segments.get(k + 1).copied().unwrap_or(text.len());
+    let (Some(seg_text), Some(before), Some(after)) =
+        (text.get(start..end), text.get(..start), text.get(end..))
+    else {
+        return false;
+    };
+    if before.len() + after.len() < 80 {
+        return false;
+    }
+    let words: HashSet<&str> = content_words(seg_text).skip(1).collect();
+    if words.len() < min_words {
+        return false;
+    }
+    let rest: HashSet<&str> = content_words(before).chain(content_words(after)).collect();
+    let shared = words.iter().filter(|w| rest.contains(*w)).count();
+    shared * 5 <= words.len()
+}
+
+/// Off-topic checks per message and kind (each reads the document once).
+const OFF_TOPIC_CHECKS: usize = 16;
+
+const QUESTION_STARTS: &[&str] = &[
+    "what", "what's", "who", "whom", "whose", "how", "which", "when", "where", "why", "can",
+    "could", "would", "will", "is", "are", "do", "does", "did", "should", "have", "has",
+];
+
+/// A question in a document that has nothing to do with the document: a request for whoever
+/// reads it (the model), not part of the e-mail or page.
+fn off_topic_questions(v: &ViewInput<'_>, out: &mut Vec<Finding>) {
+    let mut found = 0;
+    let mut budget = OFF_TOPIC_CHECKS;
+    for (k, &start) in v.segments.iter().enumerate() {
+        let end = v.segments.get(k + 1).copied().unwrap_or(v.text.len());
+        let Some(seg_text) = v.text.get(start..end) else {
+            continue;
+        };
+        let trimmed = seg_text.trim();
+        if !trimmed.ends_with('?') || trimmed.len() > 240 {
+            continue;
+        }
+        let first = trimmed
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .next()
+            .unwrap_or("");
+        if !QUESTION_STARTS.contains(&first) {
+            continue;
+        }
+        let lead = seg_text.len() - seg_text.trim_start().len();
+        if off_topic_with(v.text, v.segments, start + lead, 2, &mut budget) {
+            push(out, "task_injection", 0.55, start + lead, end, Some(k));
+            found += 1;
+            if found >= 4 {
+                break;
+            }
+        }
+    }
+}
+
+fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
+    let t = v.text;
+    if t.contains("![") {
+        if let Some(m) = rs.markdown_image.find(t) {
+            push(
+                out,
+                "markdown_image_exfiltration",
+                0.65,
+                m.start(),
+                m.end(),
+                Some(seg(v, m.start())),
+            );
+        }
+    }
+    if t.contains("<img") {
+        if let Some(m) = rs.html_image.find(t) {
+            push(
+                out,
+                "image_exfiltration",
+                0.5,
+                m.start(),
+                m.end(),
+                Some(seg(v, m.start())),
+            );
+        }
+    }
+    if t.contains(':') {
+        if let Some(m) = rs.role_label.find(t) {
+            push(
+                out,
+                "role_label",
+                0.45,
+                m.start(),
+                m.end(),
+                Some(seg(v, m.start())),
+            );
+        }
+        if t.bytes().filter(|&b| b == b':').count() >= 4 {
+            let n = rs.dialogue.find_iter(t).take(8).count();
+            if n >= 4 {
+                push(out, "dialogue_injection", 0.35, 0, t.len().min(1), None);
+            }
+        }
+    }
+    if t.contains('=') || t.contains("part") {
+        let ms: Vec<_> = rs.payload_split.find_iter(t).take(4).collect();
+        if ms.len() >= 2 {
+            let a = ms.first().map_or(0, |m| m.start());
+            let b = ms.last().map_or(0, |m| m.end());
+            push(out, "payload_splitting", 0.45, a, b, None);
+        }
+    }
+    if t.contains("where d") {
+        for c in rs.where_lives.captures_iter(t).take(4) {
+            let (Some(all), Some(who)) = (c.get(0), c.get(1)) else {
+                continue;
+            };
+            let who = who.as_str();
+            if who.starts_with("my ")
+                || who == "i"
+                || who == "you"
+                || who == "we"
+                || who.starts_with("our ")
+            {
+                continue;
+            }
+            push(
+                out,
+                "third_party_data",
+                0.5,
+                all.start(),
+                all.end(),
+                Some(seg(v, all.start())),
+            );
+        }
+    }
+    repetition(t, out);
+}
+
+/// A long message made of a few tokens repeated: context flooding, not a customer.
+fn repetition(t: &str, out: &mut Vec<Finding>) {
+    if t.len() < 200 {
+        return;
+    }
+    // Distinct words counted in a fixed open-addressing table of hashes: no allocation, and
+    // at most 400 words looked at.
+    let mut table = [0u64; 512];
+    let mut total = 0usize;
+    let mut distinct = 0usize;
+    for w in t.split_ascii_whitespace().take(400) {
+        total += 1;
+        let h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }) | 1;
+        let mut k = (h as usize) & 511;
+        loop {
+            match table.get_mut(k) {
+                Some(slot) if *slot == 0 => {
+                    *slot = h;
+                    distinct += 1;
+                    break;
+                }
+                Some(slot) if *slot == h => break,
+                Some(_) => k = (k + 1) & 511,
+                None => break,
+            }
+        }
+    }
+    if total >= 40 && distinct * 100 <= total * 15 {
+        push(out, "repetition_flood", 0.55, 0, t.len(), None);
+    }
+}
+
+/// A customer forwarding a phishing mail for inspection quotes the attack: findings inside
+/// quotes (or `>`-quoted lines) weigh less when the message talks about a scam.
+fn quoted_report_gate(t: &str, out: &mut [Finding]) {
+    // Positions computed once, then a binary search per finding: linear overall.
+    let quotes: Vec<usize> = t.match_indices('"').map(|(i, _)| i).collect();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(t.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let quoted = |pos: usize| {
+        let dq = quotes.partition_point(|&q| q < pos);
+        let line = line_starts.partition_point(|&l| l <= pos).saturating_sub(1);
+        let line_start = line_starts.get(line).copied().unwrap_or(0);
+        let quoted_line = t
+            .get(line_start..)
+            .is_some_and(|l| l.trim_start().starts_with('>'));
+        dq % 2 == 1 || quoted_line
+    };
+    for f in out.iter_mut() {
+        if quoted(f.start) {
+            f.score *= 0.4;
+        }
+    }
+}
+
+/// Named people's personal data, on the original text (capitals matter).
+pub(crate) fn named_possessive(rs: &RuleSet, original: &str) -> Option<(usize, usize)> {
+    if !original.contains("'s ") && !original.contains(" of ") && !original.contains(" for ") {
+        return None;
+    }
+    rs.named_possessive
+        .find(original)
+        .map(|m| (m.start(), m.end()))
+}
