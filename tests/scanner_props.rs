@@ -124,7 +124,8 @@ proptest! {
     }
 }
 
-/// Inputs proptest once shrank to (kept because persistence is off with default features).
+/// Inputs proptest once shrank to (also in scanner_props.proptest-regressions), pinned here
+/// so they run on every `cargo test`, whatever proptest configuration.
 #[test]
 fn canonical_view_regressions() {
     for s in [

@@ -488,7 +488,14 @@ fn fold_confusables(canon: &mut Canonical) {
     }
 }
 
-/// The canonical view as a plain string (for tests and tooling).
+/// The canonical view as a plain string: what the phrase rules read. Idempotent.
+///
+/// ```
+/// use guard_core::scan::canonical_view;
+/// // Fullwidth letters, a zero-width space and a Cyrillic "о" all fold away.
+/// assert_eq!(canonical_view("ＩＧ\u{200B}Nоre  ALL"), "ignore all");
+/// assert_eq!(canonical_view(&canonical_view("Ｒéｖéｌｅｚ")), canonical_view("Ｒéｖéｌｅｚ"));
+/// ```
 pub fn canonical_view(text: &str) -> String {
     canonicalize(text).text
 }

@@ -137,6 +137,18 @@ struct FeatureStat {
 }
 
 /// A fitted baseline: per feature, the median and a robust spread of benign messages.
+///
+/// ```
+/// use guard_core::scan::ShapeBaseline;
+/// use guard_core::{Blueprint, Scanner};
+/// let scanner = Scanner::new(Blueprint::embedded_default()?.scanner())?;
+/// let benign = ["Where is my order?", "Can I change the delivery address?", "Refund please"];
+/// let fitted = ShapeBaseline::fit(&scanner, benign, "my-traffic")?;
+/// assert_eq!(fitted.count(), 3);
+/// let again = ShapeBaseline::from_json(&fitted.to_json())?;
+/// assert_eq!(again, fitted);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ShapeBaseline {
     version: u32,

@@ -29,6 +29,7 @@ pub(crate) struct RuleSet {
     payload_split: Regex,
     dialogue: Regex,
     where_lives: Regex,
+    forced_output: Regex,
     named_possessive: Regex,
 }
 
@@ -60,6 +61,9 @@ impl RuleSet {
             address: re(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}|https?://|www\.")?,
             payload_split: re(r#"(?-u:\b)part\s*[1-9a-c](?-u:\b)|(?-u:\b)[a-z]\s*=\s*["']"#)?,
             dialogue: re(r"(?m)(?:^|[\s.?!])(?:q|a|question|answer|user|human|assistant|ai)\s*:")?,
+            forced_output: re(
+                r#"(?:say|print|output|write|return|(?:respond|reply|answer)(?:\s+only)?\s+with)\s+(?:only\s+|exactly\s+|just\s+)?["'][^"'\n]{1,80}["']"#,
+            )?,
             where_lives: re(
                 r"where (?:does|do|did) ([a-z]+(?: [a-z]+)?) (?:currently |now |still )?live",
             )?,
@@ -219,6 +223,14 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
                 }
             }
         }
+        if h.has(Role::Override) || h.has(Role::OverrideWeak) {
+            // "skip the verification", "bypass the refund limit": the agent's own controls.
+            if let Some((j, o)) = after(v, i, Role::ControlNoun, 40) {
+                if !any_between(v, i, j, Role::Own) {
+                    push(out, "control_bypass", 0.45, h.start, o.end, s);
+                }
+            }
+        }
         if h.has(Role::Marker) {
             push(out, "role_marker", 0.7, h.start, h.end, s);
         }
@@ -307,7 +319,10 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
             push(out, "extraction_probe", 0.5, h.start, h.end, s);
         }
         if h.has(Role::ProbeWeak) {
-            push(out, "output_hijack", 0.3, h.start, h.end, s);
+            push(out, "output_hijack", 0.35, h.start, h.end, s);
+        }
+        if h.has(Role::OutputConstraint) {
+            push(out, "output_constraint", 0.2, h.start, h.end, s);
         }
         if tool && h.has(Role::Hypothetical) {
             if let Some((_, o)) = after(v, i, Role::Say, 60) {
@@ -650,6 +665,18 @@ fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
             let a = ms.first().map_or(0, |m| m.start());
             let b = ms.last().map_or(0, |m| m.end());
             push(out, "payload_splitting", 0.45, a, b, None);
+        }
+    }
+    if t.contains('"') || t.contains('\'') {
+        if let Some(m) = rs.forced_output.find(t) {
+            push(
+                out,
+                "forced_output",
+                0.35,
+                m.start(),
+                m.end(),
+                Some(seg(v, m.start())),
+            );
         }
     }
     if t.contains("where d") {
