@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use guard_core::{Guard, Source};
 use serde_json::Value as Json;
 
-use crate::io::{emit, error_line, load_policy, open_input, Line, Lines};
+use crate::io::{emit, error_line, load_policy, open_input, verdict_json, AuditArgs, Line, Lines};
 
 /// Arguments of `guard scan`.
 #[derive(Debug, clap::Args)]
@@ -18,11 +18,8 @@ pub struct Args {
     /// Input file of JSON Lines `{"id", "text", "session"?, "source"?}`, or `-` for standard
     /// input (the default).
     input: Option<PathBuf>,
-}
-
-/// The scan output object of the JSON contract (`id`, `verdict`, `risk`, `signals`, `reply`?).
-pub fn verdict_json(id: Json, verdict: &guard_core::Verdict) -> Json {
-    crate::io::verdict_json(id, verdict)
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -38,8 +35,10 @@ pub fn run(args: Args) -> ExitCode {
 
 fn run_inner(args: &Args) -> Result<bool, String> {
     let blueprint = load_policy(args.policy.as_ref())?;
+    let auditor = args.audit.auditor(&blueprint)?;
     let guard = Guard::builder()
         .blueprint(blueprint)
+        .auditor(auditor)
         .build()
         .map_err(|e| e.to_string())?;
     let input = open_input(args.input.as_deref()).map_err(|e| format!("cannot open input: {e}"))?;
@@ -64,6 +63,7 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     }
     out.flush()
         .map_err(|e| format!("cannot write output: {e}"))?;
+    guard.auditor().flush();
     Ok(all_fine)
 }
 

@@ -272,7 +272,13 @@ impl Guard {
 
     /// Scans text with no session context.
     pub fn scan_text(&self, text: &str, source: Source) -> Verdict {
-        self.inner.scanner.scan(text, source)
+        let started = Instant::now();
+        let verdict = self.inner.scanner.scan(text, source);
+        let now = self.inner.clock.now().to_system_time();
+        self.inner
+            .auditor
+            .record_verdict_at("", text, source, &verdict, started.elapsed(), now);
+        verdict
     }
 
     /// Scans a customer message: the message alone and joined with the session's recent
