@@ -12,6 +12,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
+#[path = "support/redis_server.rs"]
+#[allow(dead_code)]
+mod redis_server;
+
 fn guard(args: &[&str], stdin: &[u8]) -> (i32, Vec<Value>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_guard"))
         .args(args)
@@ -473,4 +477,76 @@ fn guard_scan_records_its_verdicts() {
         !events[1].to_string().contains("\"s-9\""),
         "session ids are pseudonymised"
     );
+}
+
+#[test]
+fn two_guard_processes_share_a_customers_limits_through_redis() {
+    let Some(server) = redis_server::RedisServer::start(
+        "two_guard_processes_share_a_customers_limits_through_redis",
+    ) else {
+        return;
+    };
+    let url = server.url();
+    let dir = scratch("redis-cli");
+    let owners = dir.join("owners.jsonl");
+    std::fs::write(
+        &owners,
+        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
+    )
+    .unwrap();
+    let args = [
+        "check",
+        "--owners",
+        owners.to_str().unwrap(),
+        "--store",
+        url.as_str(),
+    ];
+    // The first process: two refunds of 300 that ran.
+    let first = [
+        refund_line(
+            "p1-a",
+            "2026-11-02T09:00:00Z",
+            "300",
+            json!({"outcome": "ok"}),
+        ),
+        refund_line(
+            "p1-b",
+            "2026-11-02T09:10:00Z",
+            "300",
+            json!({"outcome": "ok"}),
+        ),
+    ]
+    .join("\n");
+    let (code, out, err) = guard(&args, first.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.iter().all(|l| l["allowed"] == true), "{out:?}");
+    // A second process, same customer, an hour later: the shared daily total is 600 of 750.
+    let second = refund_line("p2-a", "2026-11-02T10:00:00Z", "300", json!({}));
+    let (code, out, err) = guard(&args, second.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out[0]["intervention"], "block", "{out:?}");
+    assert!(out[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "daily_limit_exceeded"));
+    drop(server);
+}
+
+#[test]
+fn an_unreachable_store_blocks_calls_and_never_prints_credentials() {
+    // A call against the dead store is a BLOCK with store_unavailable, not a crash.
+    let line = refund_line("x", "2026-11-02T09:00:00Z", "10", json!({}));
+    let (code, out, err) = guard(
+        &["check", "--store", "redis://user:hunter2@127.0.0.1:1"],
+        line.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out[0]["intervention"], "block");
+    assert!(out[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "store_unavailable"));
+    assert!(!out[0].to_string().contains("hunter2") && !err.contains("hunter2"));
 }

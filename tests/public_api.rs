@@ -51,24 +51,20 @@ fn a_support_flow_through_the_facade() {
     let max: Money = guard.blueprint().tripwires().max_refund();
     assert_eq!(max, Money::parse("750", usd).unwrap());
     assert_eq!(Money::parse("0.5", usd).unwrap().minor_units(), 50);
-    assert!(matches!(
-        Money::parse("1.005", usd),
-        Err(MoneyError::Decimal(_))
-    ));
-
-    let tool: &ToolPolicy = guard.blueprint().tool("process_refund");
-    assert_eq!(tool.kind(), ToolKind::Refund);
-
-    let verdict: Verdict = guard.scan_message(&session, "Where is my parcel?");
-    assert!(!verdict.blocked());
-    let _signals: &[Signal] = verdict.signals();
-    let _ = guard.scan_text("ok", Source::ToolOutput);
-
-    let err: BlueprintError =
-        Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-7\ncurrency: USD\n", "bad.yaml")
-            .unwrap_err();
-    assert_eq!(err.kind(), BlueprintErrorKind::Tier);
-    assert!(
-        matches!(Guard::builder().blueprint(Blueprint::from_yaml_str("blueprint: x\nacl_tier: ACL-2\ncurrency: USD\nstore:\n  url: redis://u:secret@h:1\n", "r.yaml").unwrap()).build(), Err(GuardError::UnsupportedStore(url)) if !url.contains("secret"))
+    // A Redis URL with credentials (the test crate enables the `redis` feature): nothing
+    // connects at build time; a money call against the unreachable server BLOCKs, and the
+    // password never shows.
+    let redis_bp = Blueprint::from_yaml_str(
+        "blueprint: x\nacl_tier: ACL-2\ncurrency: USD\nagents:\n  a:\n    tools: [refund]\ntools:\n  refund: { kind: refund, customer_param: customer_id }\nstore:\n  url: redis://u:secret@127.0.0.1:1\n",
+        "r.yaml",
+    )
+    .unwrap();
+    let g = Guard::builder().blueprint(redis_bp).build().unwrap();
+    let d = g.pre_execution_check(
+        &ToolCall::new("a", "refund", Session::authenticated("C-1", "s"))
+            .with_params(serde_json::json!({"customer_id": "C-1", "amount": 5})),
     );
+    assert_eq!(d.intervention(), Intervention::Block);
+    assert!(d.has_reason("store_unavailable"));
+    assert!(!format!("{d:?} {g:?}").contains("secret"));
 }

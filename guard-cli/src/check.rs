@@ -24,6 +24,10 @@ pub struct Args {
     owners: Option<PathBuf>,
     /// Input file, or `-` for standard input (the default).
     input: Option<PathBuf>,
+    /// Keep rolling totals, trust and approvals in Redis (`redis://host:port`), shared with
+    /// other guard processes; overrides the blueprint's `store.url`.
+    #[arg(long)]
+    store: Option<String>,
     #[command(flatten)]
     audit: AuditArgs,
 }
@@ -45,10 +49,21 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     // Lines without `at` run at the time of the last line that had one (or now, before any).
     let clock = ManualClock::new(SystemClock.now());
     let auditor = args.audit.auditor(&blueprint)?;
+    let blueprint_approvals = blueprint.approvals().clone();
     let mut builder = Guard::builder()
         .blueprint(blueprint)
         .clock(clock.clone())
         .auditor(auditor);
+    if let Some(url) = &args.store {
+        // Time stays the stream's (`at`): the server's clock is not used here.
+        let b = guard_core::store::RedisStore::builder(url).approval_ttls(
+            blueprint_approvals.ticket_ttl(),
+            blueprint_approvals.token_ttl(),
+        );
+        let (store, approvals) =
+            guard_core::store::redis::from_url_with(b).map_err(|e| format!("--store: {e}"))?;
+        builder = builder.store(store).approvals(approvals);
+    }
     if let Some(path) = &args.owners {
         builder = builder.ownership(load_owners(path)?);
     }

@@ -36,9 +36,15 @@ pub enum GuardError {
     /// The scanner's patterns did not compile.
     #[error(transparent)]
     Scanner(#[from] ScanError),
-    /// The blueprint asks for a store this build cannot provide.
-    #[error("store {0:?} is not supported yet: use `memory`")]
+    /// The blueprint asks for a store this build cannot provide (a `redis://` URL without
+    /// guard-core's `redis` feature).
+    #[error(
+        "store {0:?} is not available in this build: use `memory`, or enable the `redis` feature"
+    )]
     UnsupportedStore(String),
+    /// The configured store could not be set up (its URL is shown without credentials).
+    #[error("store: {0}")]
+    Store(String),
 }
 
 /// Builds a [`Guard`].
@@ -140,20 +146,39 @@ impl GuardBuilder {
             Some(bp) => bp,
             None => Blueprint::embedded_default()?,
         };
-        if blueprint.store.url != "memory" && self.store.is_none() {
+        // `store.url: redis://...` in the blueprint picks the shared store unless the builder
+        // was given one.
+        #[cfg(feature = "redis")]
+        let (store, approvals) = match (self.store, blueprint.store.url.as_str()) {
+            (None, url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                let b = crate::store::redis::RedisStore::builder(url).approval_ttls(
+                    blueprint.approvals().ticket_ttl(),
+                    blueprint.approvals().token_ttl(),
+                );
+                let (s, q) = crate::store::redis::from_url_with(b)
+                    .map_err(|e| GuardError::Store(e.to_string()))?;
+                let approvals = self
+                    .approvals
+                    .unwrap_or_else(|| Arc::new(q) as Arc<dyn ApprovalQueue>);
+                (Some(Arc::new(s) as Arc<dyn Store>), Some(approvals))
+            }
+            (store, _) => (store, self.approvals),
+        };
+        #[cfg(not(feature = "redis"))]
+        let (store, approvals) = (self.store, self.approvals);
+        if blueprint.store.url != "memory" && store.is_none() {
             return Err(GuardError::UnsupportedStore(redact_url(
                 &blueprint.store.url,
             )));
         }
         let scanner = Scanner::new(&blueprint.scanner)?;
-        let approvals = self
-            .approvals
+        let approvals = approvals
             .unwrap_or_else(|| Arc::new(MemoryApprovalQueue::from_policy(blueprint.approvals())));
         Ok(Guard {
             inner: Arc::new(Inner {
                 scanner,
                 ownership: self.ownership.unwrap_or_else(|| Box::new(NoOwnership)),
-                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                store: store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 approvals,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 penalties: self.penalties.unwrap_or_default(),

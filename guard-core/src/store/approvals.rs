@@ -550,6 +550,66 @@ fn hex_digit(nibble: u8) -> char {
     char::from_digit(u32::from(nibble), 16).unwrap_or('0')
 }
 
+/// Constructors for queues kept outside this file: the Redis queue (feature `redis`) rebuilds
+/// tickets, tokens and audit events from what it stored.
+#[cfg(feature = "redis")]
+pub(crate) mod parts {
+    use super::{
+        AuditAction, AuditEntry, Issued, Recommendation, StoreError, Ticket, TicketRequest,
+        TicketStatus, Timestamp, Waiver,
+    };
+
+    pub(crate) fn ticket(
+        id: String,
+        request: TicketRequest,
+        recommendation: Recommendation,
+        created: Timestamp,
+        expires: Timestamp,
+        status: TicketStatus,
+    ) -> Ticket {
+        Ticket {
+            id,
+            request,
+            recommendation,
+            created,
+            expires,
+            status,
+        }
+    }
+
+    pub(crate) fn issued(token: String, expires: Timestamp, ticket: Ticket) -> Issued {
+        Issued {
+            token,
+            expires,
+            ticket,
+        }
+    }
+
+    pub(crate) fn waiver(ticket: String, waived: Vec<String>) -> Waiver {
+        Waiver { ticket, waived }
+    }
+
+    pub(crate) fn audit(
+        at: Timestamp,
+        ticket: String,
+        action: AuditAction,
+        by: Option<String>,
+        why: Option<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at,
+            ticket,
+            action,
+            by,
+            why,
+        }
+    }
+
+    pub(crate) fn random_hex(n: usize) -> Result<String, StoreError> {
+        super::random_hex(n)
+    }
+}
+
 #[derive(Debug)]
 struct TokenState {
     ticket: String,

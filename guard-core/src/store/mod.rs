@@ -62,6 +62,8 @@ mod window;
 
 #[cfg(test)]
 mod props;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -72,6 +74,10 @@ use thiserror::Error;
 
 use crate::money::{Money, MoneyError};
 
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    AsyncRedisApprovalQueue, AsyncRedisStore, RedisApprovalQueue, RedisStore, RedisStoreBuilder,
+};
 pub use approvals::{
     ApprovalQueue, AuditAction, AuditEntry, Issued, MemoryApprovalQueue, Recommendation, Ticket,
     TicketReason, TicketRequest, TicketStatus, TokenCheck, TokenRefusal, Waiver,
