@@ -83,6 +83,16 @@ fn latency_histogram() {
 criterion_group!(benches, bench_scan);
 
 fn main() {
+    // `SCAN_PROFILE=clean|adversarial` loops one 1 KiB case for a profiler and exits.
+    if let Ok(which) = std::env::var("SCAN_PROFILE") {
+        let sc = scanner();
+        let parts = if which == "clean" { CLEAN } else { ADVERSARIAL };
+        let t = text(parts, 1024);
+        for _ in 0..200_000 {
+            black_box(sc.scan(black_box(&t), Source::Customer));
+        }
+        return;
+    }
     latency_histogram();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -15,6 +15,28 @@ const TAIL_MARKERS: &[&str] = &[
     " and then",
 ];
 
+/// Bytes the loop below looks at; everything else is skipped with one table load.
+const fn special_bytes() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut rest: &mut [bool] = &mut t;
+    let mut i = 0usize;
+    while i < 256 {
+        let b = i as u8;
+        let v = matches!(
+            b,
+            b'\n' | b'|' | b'>' | b'.' | b'!' | b'?' | b';' | b'<' | b' ' | 0xE3 | 0xEF
+        );
+        if let [first, tail @ ..] = rest {
+            *first = v;
+            rest = tail;
+        }
+        i += 1;
+    }
+    t
+}
+
+static SPECIAL: [bool; 256] = special_bytes();
+
 /// Start offsets of the segments of `text` (always begins with 0).
 pub(crate) fn segment_starts(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
@@ -27,6 +49,11 @@ pub(crate) fn segment_starts(text: &str) -> Vec<usize> {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes.get(i).copied().unwrap_or(b' ');
+        // Most bytes can neither end nor start a segment.
+        if !SPECIAL.get(usize::from(b)).copied().unwrap_or(false) {
+            i += 1;
+            continue;
+        }
         let next = bytes.get(i + 1).copied();
         match b {
             b'\n' | b'|' | b'>' => push(&mut starts, i + 1),

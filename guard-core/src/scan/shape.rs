@@ -30,6 +30,41 @@ const MIN_SCALE: [f64; 9] = [0.5, 1.0, 0.01, 0.01, 0.05, 0.05, 0.3, 0.05, 0.5];
 /// The most shape can add to risk: below any sensible block threshold on its own.
 pub(crate) const SHAPE_WEIGHT: f64 = 0.25;
 
+/// Per ASCII byte, its shape counts packed in 12-bit fields: line feed, bracket, colon,
+/// letter, upper-case letter.
+const fn packed_classes() -> [u64; 256] {
+    let mut t = [0u64; 256];
+    let mut rest: &mut [u64] = &mut t;
+    let mut i = 0usize;
+    while i < 128 {
+        let b = i as u8;
+        let mut c = 0u64;
+        if b == b'\n' {
+            c |= 1;
+        }
+        if matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|') {
+            c |= 1 << 12;
+        }
+        if b == b':' {
+            c |= 1 << 24;
+        }
+        if b.is_ascii_alphabetic() {
+            c |= 1 << 36;
+        }
+        if b.is_ascii_uppercase() {
+            c |= 1 << 48;
+        }
+        if let [first, tail @ ..] = rest {
+            *first = c;
+            rest = tail;
+        }
+        i += 1;
+    }
+    t
+}
+
+static PACKED: [u64; 256] = packed_classes();
+
 /// Shape features of one message.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapeFeatures(pub [f64; 9]);
@@ -45,6 +80,12 @@ impl ShapeFeatures {
     /// Features of `text`; `imperatives` and `markers` come from the pattern layer (0 when
     /// fitting from raw text is all that is wanted).
     pub(crate) fn of(text: &str, counts: PatternCounts) -> Self {
+        Self::measure(text, counts, text.is_ascii())
+    }
+
+    /// `ascii` selects the byte fast path (only valid for ASCII text; the tests check that both
+    /// paths agree there).
+    fn measure(text: &str, counts: PatternCounts, ascii: bool) -> Self {
         let mut lines = 1usize;
         let mut brackets = 0usize;
         let mut colons = 0usize;
@@ -54,28 +95,41 @@ impl ShapeFeatures {
         let mut words = 0usize;
         let mut in_word = false;
         let mut hist = [0u32; 64];
-        let ascii = text.is_ascii();
         if ascii {
-            // Same counts as the loop below, byte by byte.
-            for &b in text.as_bytes() {
-                chars += 1;
-                match b {
-                    b'\n' => lines += 1,
-                    b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|' => brackets += 1,
-                    b':' => colons += 1,
-                    _ => {}
+            // Same counts as the loop below, byte by byte, from a class table (no branches).
+            let bytes = text.as_bytes();
+            // One pass: the five counts travel packed in one u64 (12 bits each, flushed every
+            // 4000 bytes), and the histogram alternates between two tables so consecutive
+            // bytes do not wait on each other.
+            let mut hist2 = [[0u32; 64]; 2];
+            let mut prev_alnum = false;
+            for chunk in bytes.chunks(4000) {
+                let mut packed = 0u64;
+                for (k, &b) in chunk.iter().enumerate() {
+                    packed = packed.wrapping_add(PACKED.get(usize::from(b)).copied().unwrap_or(0));
+                    let alnum = b.is_ascii_alphanumeric();
+                    words = words.wrapping_add(usize::from(alnum & !prev_alnum));
+                    prev_alnum = alnum;
+                    if let Some(h) = hist2
+                        .get_mut(k & 1)
+                        .and_then(|h| h.get_mut(usize::from(b & 63)))
+                    {
+                        *h = h.wrapping_add(1);
+                    }
                 }
-                if b.is_ascii_alphabetic() {
-                    letters += 1;
-                    upper += usize::from(b.is_ascii_uppercase());
-                }
-                let alnum = b.is_ascii_alphanumeric();
-                words += usize::from(alnum && !in_word);
-                in_word = alnum;
-                if let Some(h) = hist.get_mut(usize::from(b & 63)) {
-                    *h += 1;
+                let field = |i: u32| ((packed >> (12 * i)) & 0xFFF) as usize;
+                lines = lines.wrapping_add(field(0));
+                brackets = brackets.wrapping_add(field(1));
+                colons = colons.wrapping_add(field(2));
+                letters = letters.wrapping_add(field(3));
+                upper = upper.wrapping_add(field(4));
+            }
+            for q in &hist2 {
+                for (h, k) in hist.iter_mut().zip(q) {
+                    *h = h.wrapping_add(*k);
                 }
             }
+            chars = text.len();
         }
         let rest = if ascii { "" } else { text };
         for c in rest.chars() {
@@ -290,6 +344,38 @@ impl ShapeBaseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn paths_agree(text: &str) {
+        let c = PatternCounts {
+            imperatives: 2,
+            markers: 1,
+        };
+        let fast = ShapeFeatures::measure(text, c, true);
+        let general = ShapeFeatures::measure(text, c, false);
+        for (a, b) in fast.0.iter().zip(general.0.iter()) {
+            assert!((a - b).abs() < 1e-12, "{text:?}: {fast:?} vs {general:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_fast_path_matches_general_path_on_samples() {
+        for t in [
+            "",
+            "a",
+            "How do I activate my new card?",
+            "[SYSTEM]: <<SYS>> {{ADMIN}}\n###\n  x:y|z",
+            "order 4471, ORDER 4472!!\r\n\tTabs\x07",
+        ] {
+            paths_agree(t);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_matches_general_path(s in "[\x00-\x7f]{0,300}") {
+            paths_agree(&s);
+        }
+    }
 
     #[test]
     fn default_baseline_loads_and_scores_plain_text_low() {
