@@ -524,11 +524,8 @@ impl Guard {
     /// Settles a guarded handler's call by its body's result. A failure to reach the store
     /// leaves the reservation to expire into committed: the conservative reading.
     pub(crate) fn settle_call(&self, call_id: &str, ok: bool) {
-        let _ = if ok {
-            self.commit(call_id)
-        } else {
-            self.release(call_id)
-        };
+        let outcome = if ok { Outcome::Ok } else { Outcome::Failed };
+        let _ = self.settle(call_id, outcome);
     }
 
     /// Approves an escalated call: returns a single-use token bound to its tool, customer and

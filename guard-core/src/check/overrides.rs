@@ -2,7 +2,6 @@
 //! blueprint can tighten a compiled-in limit, never loosen it.
 
 use std::borrow::Cow;
-use std::time::Duration;
 
 use crate::money::{Money, Ratio};
 use crate::policy::{Blueprint, ToolKind, ToolPolicy, Tripwires};
@@ -163,7 +162,3 @@ fn invalid(what: &str) -> Reason {
         reply::CANNOT_HERE,
     )
 }
-
-/// Longest window any compiled-in duration may set; keeps `Duration` arithmetic in range.
-#[allow(dead_code)]
-const _MAX_WINDOW: Duration = Duration::from_secs(3650 * 86_400);
