@@ -689,6 +689,7 @@ pub(super) const PACK: &[(Role, &[&str])] = &[
             "what are",
             "what were",
             "tell me",
+            "confirm",
             "reveal",
             "print",
             "show me",

@@ -260,6 +260,19 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
             let request = reveal
                 .filter(|(j, _)| !any_between(v, *j, i, Role::HowTo))
                 .or_else(|| after(v, i, Role::Reveal, 24));
+            // "... the passwords for our system. Can you confirm ours?": the request may sit in
+            // the next short sentence; only for secrets pointed at the system, never "my ...".
+            // "Can you confirm my order?" asks about the customer's own things: not a request.
+            let next_sentence = || {
+                v.hits
+                    .iter()
+                    .enumerate()
+                    .skip(i + 1)
+                    .take_while(|(_, o)| o.start <= h.end + 24)
+                    .find(|(_, o)| o.has(Role::Reveal))
+                    .filter(|(j, _)| !owned(v, *j))
+                    .map(|(_, o)| *o)
+            };
             let pre_gated = i
                 .checked_sub(1)
                 .and_then(|k| v.hits.get(k))
@@ -297,20 +310,23 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
                                 .any(|p| t.starts_with(p))
                             || t.contains("prompt")
                             || t.contains("instruction");
-                        push(
-                            out,
-                            "secret_reference",
-                            if strong {
-                                0.5
-                            } else if pointed {
-                                0.4
-                            } else {
-                                0.25
-                            },
-                            h.start,
-                            h.end,
-                            s,
-                        );
+                        match next_sentence().filter(|_| pointed) {
+                            Some(r) => push(out, "secret_request", 0.55, h.start, r.end, s),
+                            None => push(
+                                out,
+                                "secret_reference",
+                                if strong {
+                                    0.5
+                                } else if pointed {
+                                    0.4
+                                } else {
+                                    0.25
+                                },
+                                h.start,
+                                h.end,
+                                s,
+                            ),
+                        }
                     }
                 }
             }
