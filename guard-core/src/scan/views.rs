@@ -185,19 +185,18 @@ fn joined_view(c: &Canonical, trig: &Triggers) -> Option<View> {
     })
 }
 
-fn decoded_views(
-    raw: &str,
-    map_to_original: Option<&OffsetMap>,
-    depth: u8,
-    budget: &mut usize,
-    out: &mut Vec<View>,
-) {
-    if depth > MAX_DEPTH || *budget == 0 {
-        return;
-    }
-    let mut found: Vec<Decoded> = Vec::new();
-    // Cheap byte tests first: most messages contain none of these encodings.
-    let has_long_token = {
+/// Which encodings a text may hold, from cheap byte tests: most messages contain none.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EncodingHints {
+    /// A run of 16 or more bytes without white space (base64, hex).
+    pub long_token: bool,
+    pub percent: bool,
+    /// ".-" or "-." somewhere (Morse).
+    pub dot_dash: bool,
+}
+
+impl EncodingHints {
+    fn of(raw: &str) -> Self {
         // Branch-free: the run length resets on white space; the longest run is kept.
         let (mut run, mut best) = (0usize, 0usize);
         for b in raw.bytes() {
@@ -208,16 +207,36 @@ fn decoded_views(
             };
             best = best.max(run);
         }
-        best >= 16
-    };
-    if has_long_token {
+        Self {
+            long_token: best >= 16,
+            percent: raw.contains('%'),
+            dot_dash: raw.contains(".-") || raw.contains("-."),
+        }
+    }
+}
+
+/// `hints`: the encoding hints of `raw` when the caller already knows them.
+fn decoded_views(
+    raw: &str,
+    hints: Option<EncodingHints>,
+    map_to_original: Option<&OffsetMap>,
+    depth: u8,
+    budget: &mut usize,
+    out: &mut Vec<View>,
+) {
+    if depth > MAX_DEPTH || *budget == 0 {
+        return;
+    }
+    let mut found: Vec<Decoded> = Vec::new();
+    let hints = hints.unwrap_or_else(|| EncodingHints::of(raw));
+    if hints.long_token {
         found.extend(find_base64(raw));
         found.extend(find_hex(raw));
     }
-    if raw.contains('%') {
+    if hints.percent {
         found.extend(find_url_escapes(raw));
     }
-    if raw.contains(".-") || raw.contains("-.") {
+    if hints.dot_dash {
         found.extend(find_morse(raw));
     }
     for d in found {
@@ -251,7 +270,7 @@ fn decoded_views(
                 boundaries: true,
             }),
         }
-        decoded_views(&d.text, Some(&inner), depth + 1, budget, out);
+        decoded_views(&d.text, None, Some(&inner), depth + 1, budget, out);
     }
 }
 
@@ -415,6 +434,8 @@ pub(crate) struct Triggers {
     /// Longest run of one-letter tokens between spaces, dots, dashes, ... (exact for ASCII
     /// text; non-ASCII text recounts by characters).
     pub single_run: usize,
+    /// Encoding hints of the same bytes.
+    pub hints: EncodingHints,
 }
 
 impl Triggers {
@@ -428,10 +449,20 @@ impl Triggers {
         let mut run = 0usize;
         let (mut letters, mut vowels) = (0usize, 0usize);
         let (mut srun, mut tok_len, mut tok_alpha) = (0usize, 0usize, true);
+        // Bytes since the last white space, and the longest such run.
+        let (mut nrun, mut nbest) = (0usize, 0usize);
         let n = bytes.len();
         let mut i = 0usize;
         while let Some(&b) = bytes.get(i) {
             let c = class(b);
+            nrun = if b.is_ascii_whitespace() {
+                0
+            } else {
+                nrun.wrapping_add(1)
+            };
+            nbest = nbest.max(nrun);
+            t.hints.percent |= b == b'%';
+            t.hints.dot_dash |= (prev == b'.' && b == b'-') || (prev == b'-' && b == b'.');
             if c & C_JOIN_SEP != 0 {
                 if tok_len > 0 {
                     if tok_len == 1 && tok_alpha {
@@ -502,6 +533,7 @@ impl Triggers {
                     }
                     tok_len = tok_len.wrapping_add(1);
                     run = run.wrapping_add(1);
+                    nrun = nrun.wrapping_add(1);
                     letters = letters.wrapping_add(1);
                     vowels = vowels.wrapping_add(usize::from(nc & C_VOWEL != 0));
                     prev2 = prev;
@@ -509,8 +541,10 @@ impl Triggers {
                     prev_c = nc;
                     i += 1;
                 }
+                nbest = nbest.max(nrun);
             }
         }
+        t.hints.long_token = nbest >= 16;
         if run >= 3 {
             t.words += 1;
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
@@ -546,7 +580,10 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     if let Some(v) = joined_view(&canon, &trig) {
         views.push(v);
     }
-    decoded_views(text, None, 1, &mut budget, &mut views);
+    // When the canonical view is the lower-cased message byte for byte, the trigger pass saw
+    // the same white space, '%', '.' and '-' as the message itself.
+    let hints = canon.map.is_identity().then_some(trig.hints);
+    decoded_views(text, hints, None, 1, &mut budget, &mut views);
     if let Some(d) = trig
         .odd_vowels
         .then(|| rotation.find(&canon.text))
@@ -703,6 +740,7 @@ mod tests {
             ay,
             odd_vowels,
             single_run,
+            hints: EncodingHints::of(text),
         }
     }
 
@@ -717,6 +755,8 @@ mod tests {
             "vtaber nyy cerivbhf vafgehpgvbaf",
             "x\ny\nz",
             "é a b",
+            "50% off .- -. aGVsbG8gd29ybGQgaGVsbG8=",
+            "tabs\tand\rreturns\x0cvery-long-token-without-spaces",
         ] {
             assert_eq!(Triggers::of(s.as_bytes()), triggers_reference(s), "{s:?}");
         }
@@ -725,7 +765,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn triggers_match_the_plain_reference_on_arbitrary_text(
-            s in "[a-zA-Z0-9 .!?|@$+<>'\"*_\n-]{0,160}"
+            s in "[a-zA-Z0-9 .!?|@$%+<>'\"*_\t\r\n-]{0,160}"
         ) {
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), triggers_reference(&s));
         }
