@@ -118,6 +118,7 @@ fn merge_tool(c: RawTool, p: RawTool) -> RawTool {
         }),
         free_params: pick(c.free_params, p.free_params),
         review: pick(c.review, p.review),
+        on_store_unavailable: pick(c.on_store_unavailable, p.on_store_unavailable),
     }
 }
 
@@ -565,6 +566,17 @@ pub(super) fn resolve(
                 ));
             }
         }
+        if t.on_store_unavailable.is_some() && kind != ToolKind::Read {
+            return Err(err(
+                K::Inconsistent,
+                file,
+                format!(
+                    "{}: only read tools may choose what happens while the store is down (kind is {}; money and account actions always block)",
+                    at("on_store_unavailable"),
+                    kind.as_str()
+                ),
+            ));
+        }
         let review = t.review.unwrap_or_else(|| d.review.contains(&kind));
         let approval_above =
             (kind == ToolKind::Refund).then(|| money(t.approval_above, d.approval_above));
@@ -580,6 +592,7 @@ pub(super) fn resolve(
                 owned_params,
                 free_params,
                 review,
+                on_store_unavailable: t.on_store_unavailable.unwrap_or_default(),
             },
         );
     }

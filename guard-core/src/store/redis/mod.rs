@@ -92,6 +92,7 @@
 mod approvals;
 mod async_store;
 mod conn;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +112,7 @@ use super::{Store, StoreError};
 pub use approvals::{AsyncRedisApprovalQueue, RedisApprovalQueue};
 pub use async_store::AsyncRedisStore;
 use conn::{Pool, Redactor};
+pub use sessions::RedisSessionStore;
 
 /// The largest integer a Lua number (a double) holds exactly: amounts and limits above it are
 /// refused.
@@ -142,6 +144,7 @@ pub struct RedisStoreBuilder {
     max_idle: usize,
     ticket_ttl: Duration,
     token_ttl: Duration,
+    session_ttl: Duration,
 }
 
 impl std::fmt::Debug for RedisStoreBuilder {
@@ -169,6 +172,7 @@ impl RedisStoreBuilder {
             max_idle: 64,
             ticket_ttl: Duration::from_secs(24 * 3600),
             token_ttl: Duration::from_secs(3600),
+            session_ttl: super::DEFAULT_SESSION_TTL,
         }
     }
     /// How long opening a connection may take (default 200 ms).
@@ -216,6 +220,12 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// How long a session's conversation state lives after its newest message (default 24 h).
+    pub fn session_ttl(mut self, d: Duration) -> Self {
+        self.session_ttl = d;
+        self
+    }
+
     fn core(&self) -> Result<(redis::Client, Arc<Core>), StoreError> {
         let redactor = Redactor::new(&self.url);
         if self.prefix.contains(['{', '}']) {
@@ -237,6 +247,7 @@ impl RedisStoreBuilder {
                 server_time: self.server_time,
                 max_events: self.max_events,
                 history_cap: self.trust_history,
+                session_ttl: self.session_ttl,
                 redactor,
             }),
         ))
@@ -247,13 +258,13 @@ impl RedisStoreBuilder {
     pub fn build(&self) -> Result<RedisStore, StoreError> {
         let (client, core) = self.core()?;
         Ok(RedisStore {
-            pool: Pool::new(
+            pool: Arc::new(Pool::new(
                 client,
                 core.redactor.clone(),
                 self.max_idle,
                 self.connect_timeout,
                 self.response_timeout,
-            ),
+            )),
             core,
         })
     }
@@ -312,6 +323,7 @@ pub(crate) struct Scripts {
     account_change: Script,
     penalize: Script,
     refund: Script,
+    pub(crate) sessions: sessions::SessionScripts,
     pub(crate) approvals: approvals::QueueScripts,
 }
 
@@ -324,6 +336,7 @@ impl Scripts {
             account_change: s(include_str!("lua/account_change.lua")),
             penalize: s(include_str!("lua/penalize.lua")),
             refund: s(include_str!("lua/refund.lua")),
+            sessions: sessions::SessionScripts::new(),
             approvals: approvals::QueueScripts::new(),
         }
     }
@@ -336,6 +349,7 @@ pub(crate) struct Core {
     server_time: bool,
     max_events: usize,
     history_cap: usize,
+    session_ttl: Duration,
     pub(crate) redactor: Redactor,
 }
 
@@ -759,7 +773,7 @@ fn penalty_amount(p: &Penalty<'_>) -> Option<f64> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RedisStore {
-    pool: Pool,
+    pool: Arc<Pool>,
     core: Arc<Core>,
 }
 
@@ -896,6 +910,14 @@ impl Store for RedisStore {
     /// agent entries, and keys expire once nothing in them matters. Returns 0.
     fn prune(&self, _now: Timestamp) -> Result<usize, StoreError> {
         Ok(0)
+    }
+
+    /// A [`RedisSessionStore`] on the same connections: a fleet shares conversation state.
+    fn session_store(&self) -> Option<Arc<dyn super::SessionStore>> {
+        Some(Arc::new(RedisSessionStore {
+            pool: Arc::clone(&self.pool),
+            core: Arc::clone(&self.core),
+        }))
     }
 }
 
