@@ -234,11 +234,17 @@ impl RedisStoreBuilder {
                 self.prefix
             )));
         }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+        let invalid = |e: redis::RedisError| {
             StoreError::Unavailable(
                 redactor.clean(&format!("invalid redis url {}: {e}", redactor.url)),
             )
-        })?;
+        };
+        // TCP_NODELAY: a check is one small request and one small reply; Nagle's algorithm
+        // and delayed ACKs must never hold either back (the client's default leaves it off).
+        let info = redis::IntoConnectionInfo::into_connection_info(self.url.as_str())
+            .map_err(invalid)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(invalid)?;
         Ok((
             client,
             Arc::new(Core {
