@@ -161,10 +161,12 @@ impl GuardBuilder {
         #[cfg(feature = "redis")]
         let (store, approvals) = match (self.store, blueprint.store.url.as_str()) {
             (None, url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                let b = crate::store::redis::RedisStore::builder(url).approval_ttls(
-                    blueprint.approvals().ticket_ttl(),
-                    blueprint.approvals().token_ttl(),
-                );
+                let b = crate::store::redis::RedisStore::builder(url)
+                    .approval_ttls(
+                        blueprint.approvals().ticket_ttl(),
+                        blueprint.approvals().token_ttl(),
+                    )
+                    .cluster(blueprint.store.cluster);
                 let (s, q) = crate::store::redis::from_url_with(b)
                     .map_err(|e| GuardError::Store(e.to_string()))?;
                 let approvals = self

@@ -333,9 +333,15 @@ impl ScannerPolicy {
 pub struct StorePolicy {
     pub(crate) url: String,
     pub(crate) reservation_ttl: Duration,
+    pub(crate) cluster: bool,
 }
 
 impl StorePolicy {
+    /// Whether the Redis store uses the Redis Cluster layout (`store.cluster: true`): one hash
+    /// slot per script, the agent-wide limit as a compensated second step.
+    pub fn cluster(&self) -> bool {
+        self.cluster
+    }
     /// `memory` or `redis://host:port`.
     pub fn url(&self) -> &str {
         &self.url

@@ -127,6 +127,7 @@ pub(super) struct RawCustomPattern {
 pub(super) struct RawStore {
     pub url: Option<String>,
     pub reservation_ttl: Option<DurationLit>,
+    pub cluster: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

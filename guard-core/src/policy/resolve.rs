@@ -94,6 +94,7 @@ pub(super) fn merge(c: RawBlueprint, p: RawBlueprint) -> RawBlueprint {
         store: merge_opt(c.store, p.store, |c, p| RawStore {
             url: pick(c.url, p.url),
             reservation_ttl: pick(c.reservation_ttl, p.reservation_ttl),
+            cluster: pick(c.cluster, p.cluster),
         }),
         audit: merge_opt(c.audit, p.audit, |c, p| RawAudit {
             raw_text: pick(c.raw_text, p.raw_text),
@@ -462,6 +463,7 @@ pub(super) fn resolve(
         reservation_ttl: st
             .reservation_ttl
             .map_or(Duration::from_secs(15 * 60), |x| x.0),
+        cluster: st.cluster.unwrap_or(false),
     };
     if store.url != "memory"
         && !store.url.starts_with("redis://")

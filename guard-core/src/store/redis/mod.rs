@@ -145,6 +145,7 @@ pub struct RedisStoreBuilder {
     ticket_ttl: Duration,
     token_ttl: Duration,
     session_ttl: Duration,
+    cluster: bool,
 }
 
 impl std::fmt::Debug for RedisStoreBuilder {
@@ -173,6 +174,7 @@ impl RedisStoreBuilder {
             ticket_ttl: Duration::from_secs(24 * 3600),
             token_ttl: Duration::from_secs(3600),
             session_ttl: super::DEFAULT_SESSION_TTL,
+            cluster: false,
         }
     }
     /// How long opening a connection may take (default 200 ms).
@@ -220,6 +222,16 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Redis Cluster layout (default `false`): every script touches the keys of one hash slot.
+    /// A check becomes the customer's script, then the agent-wide hourly limit on the agent's
+    /// slot, compensated (the customer's reservation removed) when the agent's slot refuses or
+    /// fails; the call-id index is its own step. Two or three round trips instead of one. See
+    /// the module documentation.
+    pub fn cluster(mut self, on: bool) -> Self {
+        self.cluster = on;
+        self
+    }
+
     /// How long a session's conversation state lives after its newest message (default 24 h).
     pub fn session_ttl(mut self, d: Duration) -> Self {
         self.session_ttl = d;
@@ -254,6 +266,7 @@ impl RedisStoreBuilder {
                 max_events: self.max_events,
                 history_cap: self.trust_history,
                 session_ttl: self.session_ttl,
+                cluster: self.cluster,
                 redactor,
             }),
         ))
@@ -277,6 +290,12 @@ impl RedisStoreBuilder {
 
     /// The async store (call inside a tokio runtime). Does not wait for a connection.
     pub fn build_async(&self) -> Result<AsyncRedisStore, StoreError> {
+        if self.cluster {
+            return Err(StoreError::Unavailable(
+                "the async Redis store does not support cluster mode yet: use the sync store"
+                    .to_owned(),
+            ));
+        }
         let (client, core) = self.core()?;
         AsyncRedisStore::new(client, core, self.connect_timeout, self.response_timeout)
     }
@@ -329,6 +348,11 @@ pub(crate) struct Scripts {
     account_change: Script,
     penalize: Script,
     refund: Script,
+    cluster_index: Script,
+    cluster_agent: Script,
+    cluster_unreserve: Script,
+    cluster_settle: Script,
+    cluster_agent_release: Script,
     pub(crate) sessions: sessions::SessionScripts,
     pub(crate) approvals: approvals::QueueScripts,
 }
@@ -342,6 +366,11 @@ impl Scripts {
             account_change: s(include_str!("lua/account_change.lua")),
             penalize: s(include_str!("lua/penalize.lua")),
             refund: s(include_str!("lua/refund.lua")),
+            cluster_index: s(include_str!("lua/cluster_index.lua")),
+            cluster_agent: s(include_str!("lua/cluster_agent.lua")),
+            cluster_unreserve: s(include_str!("lua/cluster_unreserve.lua")),
+            cluster_settle: s(include_str!("lua/cluster_settle.lua")),
+            cluster_agent_release: s(include_str!("lua/cluster_agent_release.lua")),
             sessions: sessions::SessionScripts::new(),
             approvals: approvals::QueueScripts::new(),
         }
@@ -356,6 +385,7 @@ pub(crate) struct Core {
     max_events: usize,
     history_cap: usize,
     session_ttl: Duration,
+    cluster: bool,
     pub(crate) redactor: Redactor,
 }
 
@@ -434,9 +464,17 @@ impl Core {
         format!("{}:{{k:{}}}", self.prefix, escape(call_id))
     }
     pub(crate) fn ticket_key(&self, id: &str) -> String {
+        if self.cluster {
+            // The first `{...}` is the hash tag: every approval key shares the queue's slot
+            // (approvals are few; one slot keeps each queue script on one node).
+            return format!("{}:{{q}}:t:{{{}}}", self.prefix, escape(id));
+        }
         format!("{}:{{t:{}}}", self.prefix, escape(id))
     }
     pub(crate) fn token_key(&self, token: &str) -> String {
+        if self.cluster {
+            return format!("{}:{{q}}:x:{{{}}}", self.prefix, escape(token));
+        }
         format!("{}:{{x:{}}}", self.prefix, escape(token))
     }
     pub(crate) fn queue_key(&self, what: &str) -> String {
@@ -482,14 +520,10 @@ impl Core {
         let kind = req.kind.as_str();
         let minor = |m: Option<Money>| opt(m.map(|m| m.minor_units()));
         let mut inv = self.scripts.reserve.prepare_invoke();
-        inv.key(format!("{base}:ev"))
-            .key(format!("{base}:lac"))
-            .key(format!("{base}:tr"))
-            .key(self.call_key(req.call_id))
-            .key(format!("{agent}:z:{kind}"))
-            .key(format!("{agent}:h:{kind}"))
-            .key(format!("{agent}:s:{kind}"))
-            .arg(self.now_arg(now))
+        for k in self.reserve_keys(req) {
+            inv.key(k);
+        }
+        inv.arg(self.now_arg(now))
             .arg(req.call_id)
             .arg(&base)
             .arg(&agent)
@@ -498,7 +532,8 @@ impl Core {
             .arg(currency.map(|c| c.code().to_owned()).unwrap_or_default())
             .arg(minor(req.daily_limit))
             .arg(minor(req.weekly_limit))
-            .arg(minor(req.agent_hourly_limit))
+            // In cluster mode the agent's limit is the agent script's business.
+            .arg(if self.cluster { String::new() } else { minor(req.agent_hourly_limit) })
             .arg(opt(req.frequency_threshold.map(|n| n.get())))
             .arg(opt(req.takeover_window.map(ms)))
             .arg(ms(req.trust_half_life))
@@ -512,6 +547,33 @@ impl Core {
             })
             .arg(self.max_events);
         Ok((inv, currency))
+    }
+
+    /// The keys the check script touches: one slot in cluster mode.
+    pub(crate) fn reserve_keys(&self, req: &ReserveRequest<'_>) -> Vec<String> {
+        let base = self.customer_base(req.customer);
+        let mut keys = vec![
+            format!("{base}:ev"),
+            format!("{base}:lac"),
+            format!("{base}:tr"),
+        ];
+        if !self.cluster {
+            keys.push(self.call_key(req.call_id));
+            keys.extend(self.agent_keys(req.agent, req.kind.as_str()));
+        }
+        keys
+    }
+
+    fn agent_keys(&self, agent: &str, kind: &str) -> [String; 3] {
+        Self::agent_keys_of(&self.agent_base(agent), kind)
+    }
+
+    fn agent_keys_of(agent_base: &str, kind: &str) -> [String; 3] {
+        [
+            format!("{agent_base}:z:{kind}"),
+            format!("{agent_base}:h:{kind}"),
+            format!("{agent_base}:s:{kind}"),
+        ]
     }
 
     /// The script's answer as [`Facts`].
@@ -816,6 +878,149 @@ impl RedisStore {
         &self.core.redactor.url
     }
 
+    /// Cluster mode: call index → customer's script → agent's script (→ compensation), each
+    /// on one slot. The agent's script is an atomic check-and-add on the agent's slot, so the
+    /// agent-wide limit holds fleet-wide; a call the agent's slot refuses loses its customer
+    /// reservation again, so nothing is counted for a refused call.
+    fn check_cluster(
+        &self,
+        req: &ReserveRequest<'_>,
+        now: Timestamp,
+        customer: &ScriptInvocation<'_>,
+        currency: Option<Currency>,
+    ) -> Result<Facts, StoreError> {
+        let core = &*self.core;
+        let base = core.customer_base(req.customer);
+        let mut reply: Vec<String> = self
+            .pool
+            .run("check_and_reserve", true, |c| customer.invoke(c))?;
+        if reply.first().is_none_or(|r| r != "ok") {
+            return core.facts(req, currency, &reply);
+        }
+        let reserved = reply.get(1).is_some_and(|r| r == "reserved");
+        let at = reply.get(9).cloned().ok_or_else(|| garbage("check_and_reserve"))?;
+        let unreserve = || -> Result<(), StoreError> {
+            let mut inv = core.scripts.cluster_unreserve.prepare_invoke();
+            inv.key(format!("{base}:ev")).arg(req.call_id).arg(&at);
+            self.pool
+                .run("check_and_reserve (compensation)", true, |c| {
+                    inv.invoke::<String>(c)
+                })
+                .map(|_| ())
+        };
+        // The call-id index is written only for a reservation, as the single-node script does.
+        let mut idx = core.scripts.cluster_index.prepare_invoke();
+        idx.key(core.call_key(req.call_id))
+            .arg(&base)
+            .arg(if reserved { "set" } else { "check" });
+        let owner = self
+            .pool
+            .run("check_and_reserve (call index)", true, |c| {
+                idx.invoke::<String>(c)
+            });
+        match owner.as_deref() {
+            Ok("ok") => {}
+            Ok(_) | Err(_) => {
+                if reserved {
+                    let _ = unreserve();
+                }
+                return Err(match owner {
+                    Err(e) => e,
+                    Ok(_) => StoreError::CallIdConflict(req.call_id.to_owned()),
+                });
+            }
+        }
+        let Some(limit) = req.agent_hourly_limit else {
+            return core.facts(req, currency, &reply);
+        };
+        let mode = match (reserved, req.admit) {
+            (false, _) => "p",
+            (true, Admit::Always) => "a",
+            (true, _) => "i",
+        };
+        let [z, h, s] = core.agent_keys(req.agent, req.kind.as_str());
+        let mut agent = core.scripts.cluster_agent.prepare_invoke();
+        agent
+            .key(z)
+            .key(h)
+            .key(s)
+            .arg(core.now_arg(now))
+            .arg(req.call_id)
+            .arg(opt(req.amount.map(|m| m.minor_units())))
+            .arg(limit.minor_units())
+            .arg(mode);
+        let answer: Vec<String> =
+            match self
+                .pool
+                .run("check_and_reserve (agent)", true, |c| agent.invoke(c))
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    if reserved {
+                        // If this fails too, the reservation expires into committed: counted,
+                        // never lost.
+                        let _ = unreserve();
+                    }
+                    return Err(e);
+                }
+            };
+        match answer.first().map(String::as_str) {
+            Some("added" | "peek") => {}
+            Some("refused") => {
+                unreserve()?;
+                if let Some(r) = reply.get_mut(1) {
+                    *r = "not".to_owned();
+                }
+            }
+            Some("overflow") => {
+                if reserved {
+                    let _ = unreserve();
+                }
+                return Err(MoneyError::Overflow.into());
+            }
+            _ => return Err(garbage("check_and_reserve (agent)")),
+        }
+        let total = answer.get(1).cloned().ok_or_else(|| garbage("agent total"))?;
+        if let Some(t) = reply.get_mut(8) {
+            *t = total;
+        }
+        core.facts(req, currency, &reply)
+    }
+
+    /// Cluster mode: call index → the customer's settlement → the agent's release.
+    fn settle_cluster(
+        &self,
+        call_id: &str,
+        commit: bool,
+        now: Timestamp,
+    ) -> Result<Settlement, StoreError> {
+        let core = &*self.core;
+        let mut get = redis::cmd("GET");
+        get.arg(core.call_key(call_id));
+        let base: Option<String> = self.pool.run("settle (call index)", true, |c| get.query(c))?;
+        let Some(base) = base else {
+            return Ok(Settlement::Unknown);
+        };
+        let mut inv = core.scripts.cluster_settle.prepare_invoke();
+        inv.key(format!("{base}:ev"))
+            .arg(core.now_arg(now))
+            .arg(call_id)
+            .arg(if commit { "c" } else { "r" });
+        let reply: Vec<String> = self.pool.run("settle", true, |c| inv.invoke(c))?;
+        let settled = Core::settlement(reply.first().map_or("", String::as_str))?;
+        if let [_, agent, kind, amount, at] = reply.as_slice() {
+            let [z, h, s] = Core::agent_keys_of(agent, kind);
+            let mut back = core.scripts.cluster_agent_release.prepare_invoke();
+            back.key(z).key(h).key(s).arg(call_id).arg(at).arg(amount);
+            // The release is durable on the customer's slot; should the agent's slot not answer,
+            // its hour over-counts this amount until it ages out (the safe direction).
+            let _ = self
+                .pool
+                .run("settle (agent)", true, |c| back.invoke::<String>(c));
+        }
+        Ok(settled)
+    }
+
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }
@@ -832,6 +1037,9 @@ impl Store for RedisStore {
         now: Timestamp,
     ) -> Result<Facts, StoreError> {
         let (inv, currency) = self.core.reserve(request, now)?;
+        if self.core.cluster {
+            return self.check_cluster(request, now, &inv, currency);
+        }
         let reply: Vec<String> = self
             .pool
             .run("check_and_reserve", true, |c| inv.invoke(c))?;
@@ -839,12 +1047,18 @@ impl Store for RedisStore {
     }
 
     fn commit(&self, call_id: &str, now: Timestamp) -> Result<Settlement, StoreError> {
+        if self.core.cluster {
+            return self.settle_cluster(call_id, true, now);
+        }
         let inv = self.core.settle(call_id, true, now);
         let reply: String = self.pool.run("commit", true, |c| inv.invoke(c))?;
         Core::settlement(&reply)
     }
 
     fn release(&self, call_id: &str, now: Timestamp) -> Result<Settlement, StoreError> {
+        if self.core.cluster {
+            return self.settle_cluster(call_id, false, now);
+        }
         let inv = self.core.settle(call_id, false, now);
         let reply: String = self.pool.run("release", true, |c| inv.invoke(c))?;
         Core::settlement(&reply)
