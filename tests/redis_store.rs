@@ -21,8 +21,8 @@ use std::time::Duration;
 use guard_core::store::redis::{RedisStore, MAX_EXACT_MINOR_UNITS};
 use guard_core::store::{
     Admit, AsyncStore, Clock, Facts, ManualClock, MemorySessionStore, MemoryStore, Penalty,
-    Reservation, ReservationState, ReserveRequest, SessionStore, SessionUpdate, Settlement, Store,
-    StoreError, Timestamp, TrustPenalties,
+    ApprovalQueue, Reservation, ReservationState, ReserveRequest, SessionStore, SessionUpdate,
+    Settlement, Store, StoreError, TicketRequest, Timestamp, TokenCheck, TrustPenalties,
 };
 use guard_core::{Blueprint, Currency, Guard, Intervention, Money, Session, ToolCall, ToolKind};
 use redis_server::RedisServer;
@@ -1015,4 +1015,181 @@ fn instances_share_flags_split_injections_and_sentiment() {
             .with_params(json!({"customer_id": "C-3", "amount": "5"})),
     );
     assert!(d.has_reason("sentiment_shift"), "{:?}", d.reasons());
+}
+
+fn agent_refund<'a>(id: &'a str, customer: &'a str, agent: &'a str, amount: i64) -> ReserveRequest<'a> {
+    ReserveRequest::new(id, customer, agent, ToolKind::Refund)
+        .amount(cents(amount))
+        .agent_hourly_limit(cents(1000))
+        .admit(Admit::IfClear)
+}
+
+#[test]
+fn cluster_mode_two_phase_holds_the_agent_limit_and_compensates() {
+    let server = server!("cluster_mode_two_phase_holds_the_agent_limit_and_compensates");
+    let store = builder(&server.url()).cluster(true).build().unwrap();
+    let now = at(Duration::ZERO);
+    let has_event = |customer: &str, id: &str| {
+        server.command(&["HEXISTS", &format!("guard:{{c:{customer}}}:ev"), id]) == ":1"
+    };
+    let f = store.check_and_reserve(&agent_refund("a", "C-1", "bot", 600), now).unwrap();
+    assert_eq!(f.reservation(), Reservation::Reserved);
+    // The agent's slot refuses: no finding is lost, and the customer's reservation is undone.
+    let f = store.check_and_reserve(&agent_refund("b", "C-2", "bot", 600), now).unwrap();
+    assert_eq!(f.reservation(), Reservation::NotReserved);
+    assert_eq!(f.agent_hourly().unwrap().total(), cents(600));
+    assert!(f.findings().iter().any(|x| x.code() == "agent_hourly_limit_exceeded"));
+    assert!(!has_event("C-2", "b"), "refused call still reserved for the customer");
+    // Its call-id index may remain (it was written before the agent's answer); it points at a
+    // customer record that does not exist, so settling the refused call changes nothing.
+    assert_eq!(store.release("b", now).unwrap(), Settlement::Unknown);
+    // Exactly up to the limit fits; a retry of a counted call is not counted again.
+    let f = store.check_and_reserve(&agent_refund("c", "C-2", "bot", 400), now).unwrap();
+    assert_eq!(f.reservation(), Reservation::Reserved);
+    let retry = store.check_and_reserve(&agent_refund("c", "C-2", "bot", 400), now).unwrap();
+    assert_eq!(retry.reservation(), Reservation::Existing(ReservationState::Pending));
+    assert_eq!(retry.agent_hourly().unwrap().total(), cents(600));
+    assert_eq!(server.command(&["GET", "guard:{a:bot}:s:refund"]), "1000");
+    // A release gives the agent's hour back (through the customer's record, then the agent's
+    // slot); a commit does not.
+    assert_eq!(store.release("a", now).unwrap(), Settlement::Released);
+    assert_eq!(store.commit("c", now).unwrap(), Settlement::Committed);
+    assert_eq!(store.release("a", now).unwrap(), Settlement::AlreadyReleased);
+    assert_eq!(server.command(&["GET", "guard:{a:bot}:s:refund"]), "400");
+    let f = store.check_and_reserve(&agent_refund("d", "C-3", "bot", 600), now).unwrap();
+    assert_eq!(f.reservation(), Reservation::Reserved);
+    // Customer-side holds are decided before the agent's slot is touched.
+    let held = agent_refund("e", "C-3", "bot", 1).daily_limit(cents(100));
+    let f = store.check_and_reserve(&held, now).unwrap();
+    assert_eq!(f.reservation(), Reservation::NotReserved);
+    assert_eq!(server.command(&["GET", "guard:{a:bot}:s:refund"]), "1000");
+
+    // The agent's slot fails (here: a key of the wrong type): the check errors, the customer's
+    // reservation is compensated, nothing is counted.
+    server.command(&["SET", "guard:{a:bot2}:z:refund", "not a zset"]);
+    let err = store.check_and_reserve(&agent_refund("f", "C-4", "bot2", 10), now);
+    assert!(matches!(err, Err(StoreError::Unavailable(_))), "{err:?}");
+    assert!(!has_event("C-4", "f"));
+    server.command(&["DEL", "guard:{a:bot2}:z:refund"]);
+    let f = store.check_and_reserve(&agent_refund("f", "C-4", "bot2", 10), now).unwrap();
+    assert_eq!(f.reservation(), Reservation::Reserved);
+    // A call id already used by another customer is refused, and leaves no reservation.
+    let err = store.check_and_reserve(&agent_refund("f", "C-5", "bot2", 10), now);
+    assert_eq!(err.unwrap_err(), StoreError::CallIdConflict("f".into()));
+    assert!(!has_event("C-5", "f"));
+}
+
+#[test]
+fn cluster_mode_agent_limit_holds_under_concurrency() {
+    let server = server!("cluster_mode_agent_limit_holds_under_concurrency");
+    let url = server.url();
+    let now = at(Duration::ZERO);
+    // 4 instances × 10 refunds of 1.00 by one agent, each for its own customer, limit 15.00.
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = builder(&url).cluster(true).build().unwrap();
+            std::thread::spawn(move || {
+                (0..10)
+                    .filter(|i| {
+                        let id = format!("t{t}-{i}");
+                        let customer = format!("C-{t}-{i}");
+                        let req = ReserveRequest::new(&id, &customer, "bot", ToolKind::Refund)
+                            .amount(cents(100))
+                            .agent_hourly_limit(cents(1500))
+                            .admit(Admit::IfClear);
+                        store.check_and_reserve(&req, now).unwrap().reserved()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let reserved: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(reserved, 15);
+    assert_eq!(server.command(&["GET", "guard:{a:bot}:s:refund"]), "1500");
+    assert_eq!(server.command(&["ZCARD", "guard:{a:bot}:z:refund"]), ":15");
+    // Exactly the admitted calls hold a customer reservation.
+    let mut held = 0;
+    for t in 0..4 {
+        for i in 0..10 {
+            let key = format!("guard:{{c:C-{t}-{i}}}:ev");
+            if server.command(&["HLEN", &key]) == ":1" {
+                held += 1;
+            }
+        }
+    }
+    assert_eq!(held, 15);
+}
+
+#[test]
+fn cluster_mode_runs_on_a_cluster_enabled_server() {
+    // One node owning every slot: Redis enforces its cross-slot rules for scripts (declared and
+    // undeclared keys) exactly as on a multi-shard cluster.
+    let Some(server) = RedisServer::start_with(
+        "cluster_mode_runs_on_a_cluster_enabled_server",
+        &[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "guard-test-nodes-{port}.conf",
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(server.command(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), "+OK");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.command(&["CLUSTER", "INFO"]) != "cluster_state:ok" {
+        assert!(std::time::Instant::now() < deadline, "cluster never became ok");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = at(Duration::ZERO);
+    // The single-node layout is refused here: the check would span slots.
+    let single = open(&server.url());
+    let err = single
+        .check_and_reserve(&agent_refund("x", "C-1", "bot", 1), now)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CROSSSLOT") || err.contains("same slot"), "{err}");
+
+    let store = builder(&server.url()).cluster(true).build().unwrap();
+    let (guard, clock) = guard_with(store);
+    let s = Session::authenticated("C-1", "s-1");
+    assert!(guard.scan_message(&s, WEAK_SIGNAL).flagged());
+    let d = guard.pre_execution_check(&refund_call("r1", "100"));
+    assert!(d.allowed(), "{:?}", d.reasons());
+    assert!(d.has_reason("session_flagged"));
+    assert_eq!(guard.commit("r1").unwrap(), Settlement::Committed);
+    let d = guard.pre_execution_check(&refund_call("r2", "100"));
+    assert!(d.allowed(), "{:?}", d.reasons());
+    assert_eq!(guard.release("r2").unwrap(), Settlement::Released);
+    // Tickets, approval, token consumption, expiry: every approval-queue script.
+    let q = builder(&server.url()).cluster(true).build_approvals().unwrap();
+    let t = q
+        .open(TicketRequest::new("refund", "C-1", "{\"amount\":\"5\"}"), now)
+        .unwrap();
+    assert_eq!(q.pending(now).unwrap().len(), 1);
+    assert!(q.ticket(t.id(), now).unwrap().is_some());
+    let issued = q.approve(t.id(), "ana", "checked", now).unwrap();
+    let used = q.consume(issued.token(), "refund", "C-1", "{\"amount\":\"5\"}", now);
+    assert!(matches!(used, Ok(TokenCheck::Accepted(_))), "{used:?}");
+    let t2 = q.open(TicketRequest::new("refund", "C-1", "{}"), now).unwrap();
+    q.deny(t2.id(), "ana", "no", now).unwrap();
+    q.open(TicketRequest::new("refund", "C-1", "{}"), now).unwrap();
+    assert_eq!(q.expire(at(WEEK)).unwrap(), 1);
+    assert!(!q.drain_audit().unwrap().is_empty());
+    let big = guard.pre_execution_check(&refund_call("r3", "600"));
+    assert!(big.allowed(), "{:?}", big.reasons());
+    let over = guard.pre_execution_check(&refund_call("r4", "700"));
+    assert!(!over.allowed());
+    assert!(over.has_reason("daily_limit_exceeded"), "{:?}", over.reasons());
+    let account = guard.pre_execution_check(
+        &ToolCall::new("bot", "change_email", s.clone())
+            .with_id("acct-1")
+            .with_params(json!({"customer_id": "C-1", "new_email": "x@example.com"})),
+    );
+    assert!(account.allowed(), "{:?}", account.reasons());
+    assert!(guard.trust("C-1").is_ok());
+    assert!(guard.pending_tickets().is_ok());
+    clock.advance(Duration::from_secs(2 * 86_400));
+    assert!(guard.expire_tickets().is_ok());
+    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("guard-test-nodes-{}.conf", server.port)));
 }

@@ -1172,6 +1172,95 @@ mod tests {
             .is_err());
     }
 
+    /// CRC16/XMODEM, the checksum Redis Cluster uses for hash slots.
+    fn crc16(data: &[u8]) -> u16 {
+        let mut crc: u16 = 0;
+        for b in data {
+            crc ^= u16::from(*b) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+        }
+        crc
+    }
+
+    /// The slot of a key: of its first non-empty `{...}` if any, else of the whole key.
+    fn slot(key: &str) -> u16 {
+        let bytes = key.as_bytes();
+        let tagged = key.find('{').and_then(|open| {
+            let close = key[open + 1..].find('}')? + open + 1;
+            (close > open + 1).then(|| &bytes[open + 1..close])
+        });
+        crc16(tagged.unwrap_or(bytes)) % 16384
+    }
+
+    fn one_slot(what: &str, keys: &[String]) -> bool {
+        let slots: std::collections::BTreeSet<u16> = keys.iter().map(|k| slot(k)).collect();
+        assert!(!keys.is_empty(), "{what}: no keys");
+        slots.len() == 1
+    }
+
+    #[test]
+    fn crc16_matches_the_cluster_specification() {
+        // The reference value from the Redis Cluster specification, and a tag example.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
+        assert_eq!(slot("foo{}{bar}"), crc16(b"foo{}{bar}") % 16384);
+    }
+
+    #[test]
+    fn every_script_touches_one_slot_in_cluster_mode() {
+        let usd = Currency::from_code("USD").unwrap();
+        let store = RedisStore::builder("redis://127.0.0.1:1")
+            .cluster(true)
+            .build()
+            .unwrap();
+        let single = RedisStore::builder("redis://127.0.0.1:1").build().unwrap();
+        let core = &store.core;
+        for (customer, agent, call) in [("C-1", "bot", "call-1"), ("x{y}", "a}b", "%{}")] {
+            let req = ReserveRequest::new(call, customer, agent, ToolKind::Refund)
+                .amount(Money::from_minor(100, usd))
+                .agent_hourly_limit(Money::from_minor(1000, usd));
+            // The customer's check script, then the call index and the agent's script.
+            assert!(one_slot("check (customer)", &core.reserve_keys(&req)));
+            assert!(one_slot("check (call index)", &[core.call_key(call)]));
+            let agent_keys = core.agent_keys(agent, "refund").to_vec();
+            assert!(one_slot("check (agent)", &agent_keys));
+            // The agent base a settlement reads back from the customer's record.
+            let from_record = Core::agent_keys_of(&core.agent_base(agent), "refund").to_vec();
+            assert_eq!(from_record, agent_keys);
+            let base = core.customer_base(customer);
+            assert!(one_slot("settle / compensation", &[format!("{base}:ev")]));
+            assert!(one_slot(
+                "penalize / refund_penalty",
+                &[format!("{base}:tr"), format!("{base}:th")]
+            ));
+            assert!(one_slot("account change", &[format!("{base}:lac")]));
+            assert!(one_slot("session", &core.session_keys(customer)));
+            // Approval scripts: ticket, token, pending set and audit list together.
+            assert!(one_slot(
+                "approvals",
+                &[
+                    core.ticket_key("t-1"),
+                    core.ticket_key(call),
+                    core.token_key("tok-1"),
+                    core.queue_key("pending"),
+                    core.queue_key("audit"),
+                ]
+            ));
+            // The single-node layout really spans slots: the test can fail.
+            assert!(!one_slot("single-node check", &single.core.reserve_keys(&req)));
+            assert!(!one_slot(
+                "single-node approvals",
+                &[single.core.ticket_key("t-1"), single.core.queue_key("pending")]
+            ));
+        }
+    }
+
     #[test]
     fn oversized_amounts_are_refused_before_sending() {
         let store = RedisStore::builder("redis://127.0.0.1:1").build().unwrap();
