@@ -371,10 +371,15 @@ fn on_store_unavailable_is_a_choice_for_read_tools_only() {
     assert_eq!(err.kind(), K::Inconsistent, "{err}");
     assert_eq!(err.file(), "money.yaml");
     assert_eq!((err.line(), err.column()), (Some(11), Some(5)), "{err}");
-    assert!(err.message().contains("tools.refund.on_store_unavailable"), "{err}");
+    assert!(
+        err.message().contains("tools.refund.on_store_unavailable"),
+        "{err}"
+    );
     // Flow style, on an account tool, and even `block` (the key is not theirs to set).
     let err = Blueprint::from_yaml_str(
-        &format!("{head}tools:\n  refund: {{ kind: account_change, on_store_unavailable: block }}\n"),
+        &format!(
+            "{head}tools:\n  refund: {{ kind: account_change, on_store_unavailable: block }}\n"
+        ),
         "account.yaml",
     )
     .unwrap_err();

@@ -617,10 +617,13 @@ fn unreachable_session_state_blocks_money_actions_and_never_drops_a_flag() {
     assert_eq!(d.intervention(), I::Block, "{:?}", codes(&d));
     assert!(d.has_reason("store_unavailable"));
     // A tool that needs no conversation state is unaffected.
-    let lookup = ToolCall::new("bot", "lookup", s.clone()).with_params(json!({"customer_id": "C-1"}));
+    let lookup =
+        ToolCall::new("bot", "lookup", s.clone()).with_params(json!({"customer_id": "C-1"}));
     assert!(guard.pre_execution_check(&lookup).allowed());
     // A clean message goes through (scanned alone).
-    assert!(!guard.scan_message(&s, "Where is my parcel? It was due on Monday.").blocked());
+    assert!(!guard
+        .scan_message(&s, "Where is my parcel? It was due on Monday.")
+        .blocked());
     // A weak signal whose flag cannot be kept does not reach the model.
     let weak = guard.scan_message(&s, WEAK_SIGNAL);
     assert!(weak.blocked(), "{weak:?}");

@@ -60,9 +60,9 @@ fn run_inner(args: &Args) -> Result<bool, String> {
         let b = guard_core::store::RedisStore::builder(url)
             .cluster(cluster)
             .approval_ttls(
-            blueprint_approvals.ticket_ttl(),
-            blueprint_approvals.token_ttl(),
-        );
+                blueprint_approvals.ticket_ttl(),
+                blueprint_approvals.token_ttl(),
+            );
         let (store, approvals) =
             guard_core::store::redis::from_url_with(b).map_err(|e| format!("--store: {e}"))?;
         builder = builder.store(store).approvals(approvals);

@@ -9,8 +9,8 @@ use thiserror::Error;
 
 use crate::audit::{ApprovalAction, Auditor};
 use crate::policy::{Blueprint, BlueprintError, Mode, ToolKind};
-use crate::scan::{ScanError, Scanner, Source, Verdict};
 use crate::scan::Signal;
+use crate::scan::{ScanError, Scanner, Source, Verdict};
 use crate::signals::{analyze, HeuristicJudge, ReasoningJudge};
 use crate::store::{
     ApprovalQueue, Clock, Issued, MemoryApprovalQueue, MemorySessionStore, MemoryStore, Penalty,

@@ -113,7 +113,9 @@ pub(crate) fn decide(
             reasons.push(Reason::new(
                 "session_flagged",
                 Intervention::Flag,
-                format!("an earlier message in this session raised a weak injection signal ({rule})"),
+                format!(
+                    "an earlier message in this session raised a weak injection signal ({rule})"
+                ),
                 reply::CANNOT_HERE,
             ));
         }

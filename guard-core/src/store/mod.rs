@@ -30,9 +30,8 @@
 //! In Redis that is one Lua script per `check_and_reserve` taking `now`, the request's limits and
 //! the admission rule as arguments, prune → totals → facts → admission → reserve, and one per
 //! settlement. On Redis Cluster the customer's keys and the agent's keys live in different hash
-//! slots; a deployment either keeps them on one node (a hash tag per agent and its customers) or
-//! reserves on the agent's slot first and compensates with a release when the customer script
-//! refuses.
+//! slots: the Redis store's cluster mode runs the customer's script, then the agent's
+//! check-and-add on its own slot, and compensates when the agent's slot refuses.
 //!
 //! ```
 //! use guard_core::{Blueprint, Currency, Money, ToolKind};

@@ -53,20 +53,20 @@
 //!
 //! # Redis Cluster
 //!
-//! A customer's keys share the hash tag `{c:<customer>}`; an agent's keys `{a:<agent>}`; a call
-//! id's index `{k:<id>}`. The check script touches all three, which a standalone server or a
-//! single-shard deployment (Redis, Valkey, a managed primary with replicas) runs atomically. On a
-//! multi-shard cluster they fall in different slots: this client does not speak the cluster
-//! protocol yet. The layout is ready for the documented plan: reserve the agent's hourly amount
-//! on its slot first, then run the customer script and compensate with a release when it
-//! refuses (two round trips for calls with an agent limit), with the call index moved under the
-//! customer's tag. Until then, point a fleet at one primary.
+//! A customer's keys share the hash tag `{c:<customer>}`; an agent's `{a:<agent>}`; a call id's
+//! index `{k:<id>}`; a session's `{s:<session>}`. The single-node check script touches the first
+//! three at once (one round trip). With [`RedisStoreBuilder::cluster`] every script touches one
+//! slot: the customer's script, then the call index, then an atomic check-and-add of the
+//! agent-wide limit on the agent's slot, compensated (the customer's reservation removed) when
+//! that step refuses or fails; tickets and tokens move under the queue's tag `{q}`. See
+//! `docs/redis.md`. This client does not route by slot: it needs one endpoint that owns the
+//! slots (a single-shard cluster or a cluster-aware proxy).
 //!
 //! # Failure
 //!
 //! Connections have a connect timeout and a response timeout (200 ms / 100 ms by default). A
 //! server that is down, refuses, or answers late gives [`StoreError::Unavailable`] within about
-//! those timeouts (the guard answers BLOCK `store_unavailable` for money and account actions).
+//! those timeouts (the guard answers BLOCK `store_unavailable`; read tools may opt out).
 //! A connection that saw an error is dropped and the next call reconnects, so the store
 //! recovers by itself when the server returns. Idempotent scripts (check-and-reserve by call id,
 //! settlement, account changes, reads) are retried once on a fresh connection when a pooled one
@@ -533,7 +533,11 @@ impl Core {
             .arg(minor(req.daily_limit))
             .arg(minor(req.weekly_limit))
             // In cluster mode the agent's limit is the agent script's business.
-            .arg(if self.cluster { String::new() } else { minor(req.agent_hourly_limit) })
+            .arg(if self.cluster {
+                String::new()
+            } else {
+                minor(req.agent_hourly_limit)
+            })
             .arg(opt(req.frequency_threshold.map(|n| n.get())))
             .arg(opt(req.takeover_window.map(ms)))
             .arg(ms(req.trust_half_life))
@@ -898,7 +902,10 @@ impl RedisStore {
             return core.facts(req, currency, &reply);
         }
         let reserved = reply.get(1).is_some_and(|r| r == "reserved");
-        let at = reply.get(9).cloned().ok_or_else(|| garbage("check_and_reserve"))?;
+        let at = reply
+            .get(9)
+            .cloned()
+            .ok_or_else(|| garbage("check_and_reserve"))?;
         let unreserve = || -> Result<(), StoreError> {
             let mut inv = core.scripts.cluster_unreserve.prepare_invoke();
             inv.key(format!("{base}:ev")).arg(req.call_id).arg(&at);
@@ -913,11 +920,9 @@ impl RedisStore {
         idx.key(core.call_key(req.call_id))
             .arg(&base)
             .arg(if reserved { "set" } else { "check" });
-        let owner = self
-            .pool
-            .run("check_and_reserve (call index)", true, |c| {
-                idx.invoke::<String>(c)
-            });
+        let owner = self.pool.run("check_and_reserve (call index)", true, |c| {
+            idx.invoke::<String>(c)
+        });
         match owner.as_deref() {
             Ok("ok") => {}
             Ok(_) | Err(_) => {
@@ -949,21 +954,20 @@ impl RedisStore {
             .arg(opt(req.amount.map(|m| m.minor_units())))
             .arg(limit.minor_units())
             .arg(mode);
-        let answer: Vec<String> =
-            match self
-                .pool
-                .run("check_and_reserve (agent)", true, |c| agent.invoke(c))
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    if reserved {
-                        // If this fails too, the reservation expires into committed: counted,
-                        // never lost.
-                        let _ = unreserve();
-                    }
-                    return Err(e);
+        let answer: Vec<String> = match self
+            .pool
+            .run("check_and_reserve (agent)", true, |c| agent.invoke(c))
+        {
+            Ok(a) => a,
+            Err(e) => {
+                if reserved {
+                    // If this fails too, the reservation expires into committed: counted,
+                    // never lost.
+                    let _ = unreserve();
                 }
-            };
+                return Err(e);
+            }
+        };
         match answer.first().map(String::as_str) {
             Some("added" | "peek") => {}
             Some("refused") => {
@@ -980,7 +984,10 @@ impl RedisStore {
             }
             _ => return Err(garbage("check_and_reserve (agent)")),
         }
-        let total = answer.get(1).cloned().ok_or_else(|| garbage("agent total"))?;
+        let total = answer
+            .get(1)
+            .cloned()
+            .ok_or_else(|| garbage("agent total"))?;
         if let Some(t) = reply.get_mut(8) {
             *t = total;
         }
@@ -997,7 +1004,9 @@ impl RedisStore {
         let core = &*self.core;
         let mut get = redis::cmd("GET");
         get.arg(core.call_key(call_id));
-        let base: Option<String> = self.pool.run("settle (call index)", true, |c| get.query(c))?;
+        let base: Option<String> = self
+            .pool
+            .run("settle (call index)", true, |c| get.query(c))?;
         let Some(base) = base else {
             return Ok(Settlement::Unknown);
         };
@@ -1253,10 +1262,16 @@ mod tests {
                 ]
             ));
             // The single-node layout really spans slots: the test can fail.
-            assert!(!one_slot("single-node check", &single.core.reserve_keys(&req)));
+            assert!(!one_slot(
+                "single-node check",
+                &single.core.reserve_keys(&req)
+            ));
             assert!(!one_slot(
                 "single-node approvals",
-                &[single.core.ticket_key("t-1"), single.core.queue_key("pending")]
+                &[
+                    single.core.ticket_key("t-1"),
+                    single.core.queue_key("pending")
+                ]
             ));
         }
     }

@@ -92,7 +92,12 @@ impl SessionStore for RedisSessionStore {
             .arg(update.message.map_or("", |m| tail(m, RECENT_MESSAGE_BYTES)))
             .arg(flag(update.sentiment.is_some()))
             // `{:?}` prints the shortest text that parses back to the same f64.
-            .arg(update.sentiment.map(|s| format!("{s:?}")).unwrap_or_default())
+            .arg(
+                update
+                    .sentiment
+                    .map(|s| format!("{s:?}"))
+                    .unwrap_or_default(),
+            )
             .arg(flag(update.flag.is_some()))
             .arg(update.flag.map_or("", |r| head(r, MAX_NOTE_BYTES)))
             .arg(flag(update.verdict.is_some()))
@@ -101,9 +106,7 @@ impl SessionStore for RedisSessionStore {
             .arg(SENTIMENT_SCORES)
             .arg(RECENT_VERDICTS);
         // Not retried: a message remembered twice would be joined with itself.
-        let _: String = self
-            .pool
-            .run("session record", false, |c| inv.invoke(c))?;
+        let _: String = self.pool.run("session record", false, |c| inv.invoke(c))?;
         Ok(())
     }
 
