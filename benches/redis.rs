@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use guard_benches::Latency;
 use guard_core::store::redis::RedisStore;
-use guard_core::store::{Admit, MemoryStore, ReserveRequest, Store, Timestamp};
+use guard_core::store::{Admit, MemoryStore, ReserveRequest, SessionUpdate, Store, Timestamp};
 use guard_core::{Blueprint, Currency, Money, ToolKind};
 
 const CUSTOMERS: u64 = 10_000;
@@ -110,6 +110,29 @@ fn main() {
         .build()
         .unwrap();
     single("redis, 1 connection", &redis, &bp, now);
+    // Cluster layout on the same server: call index + customer + agent = three round trips.
+    let cluster = RedisStore::builder(&server.url())
+        .max_idle_connections(1)
+        .response_timeout(Duration::from_secs(1))
+        .key_prefix("cl")
+        .cluster(true)
+        .build()
+        .unwrap();
+    single("redis cluster mode, 1 connection", &cluster, &bp, now);
+    // What a money-action check reads of the conversation (one pipelined round trip).
+    let sessions = redis.session_store().unwrap();
+    let mut i = 0u64;
+    let lat = Latency::measure(N, || {
+        i += 1;
+        let id = format!("s-{}", i % CUSTOMERS);
+        if i % 4 == 0 {
+            let u =
+                SessionUpdate::message("Where is my parcel? It was due on Monday.").sentiment(-0.2);
+            sessions.record(&id, &u, now).unwrap();
+        }
+        std::hint::black_box(sessions.snapshot(&id, now).unwrap());
+    });
+    println!("{}", lat.line("redis session snapshot (+record 1 in 4)"));
     pooled("memory, pooled", Arc::new(MemoryStore::new()), &bp, now);
     let pool = RedisStore::builder(&server.url())
         .response_timeout(Duration::from_secs(1))

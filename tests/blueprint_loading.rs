@@ -339,3 +339,73 @@ fn undeclared_sensitive_tools_warn() {
     assert_eq!(bp.warnings().len(), 1, "{:?}", bp.warnings());
     assert!(bp.warnings()[0].contains("issue_refund"));
 }
+
+#[test]
+fn on_store_unavailable_is_a_choice_for_read_tools_only() {
+    let head = "blueprint: t\nacl_tier: ACL-2\ncurrency: USD\nagents:\n  bot:\n    tools: [status, refund]\n";
+    let ok = Blueprint::from_yaml_str(
+        &format!("{head}tools:\n  status:\n    kind: read\n    on_store_unavailable: allow\n  refund: {{ kind: refund }}\n"),
+        "ok.yaml",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.tool("status").on_store_unavailable(),
+        guard_core::OnStoreUnavailable::Allow
+    );
+    // Every other tool, and every undeclared one, blocks while the store is down.
+    assert_eq!(
+        ok.tool("refund").on_store_unavailable(),
+        guard_core::OnStoreUnavailable::Block
+    );
+    assert_eq!(
+        ok.tool("not_declared").on_store_unavailable(),
+        guard_core::OnStoreUnavailable::Block
+    );
+
+    // Block style: the error points at the key's own line.
+    let err = Blueprint::from_yaml_str(
+        &format!("{head}tools:\n  status: {{ kind: read }}\n  refund:\n    kind: refund\n    on_store_unavailable: allow\n"),
+        "money.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), K::Inconsistent, "{err}");
+    assert_eq!(err.file(), "money.yaml");
+    assert_eq!((err.line(), err.column()), (Some(11), Some(5)), "{err}");
+    assert!(
+        err.message().contains("tools.refund.on_store_unavailable"),
+        "{err}"
+    );
+    // Flow style, on an account tool, and even `block` (the key is not theirs to set).
+    let err = Blueprint::from_yaml_str(
+        &format!(
+            "{head}tools:\n  refund: {{ kind: account_change, on_store_unavailable: block }}\n"
+        ),
+        "account.yaml",
+    )
+    .unwrap_err();
+    assert_eq!((err.line(), err.column()), (Some(8), Some(35)), "{err}");
+    assert!(err.message().contains("account_change"), "{err}");
+    // Unknown values are refused too.
+    let err = Blueprint::from_yaml_str(
+        &format!("{head}tools:\n  status: {{ on_store_unavailable: maybe }}\n"),
+        "value.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(8), "{err}");
+
+    // A child that turns an allowed read tool into a refund is refused on its `kind` line.
+    let dir = tempdir("store-failure");
+    std::fs::write(
+        dir.join("parent.yaml"),
+        format!("{head}tools:\n  status: {{ kind: read, on_store_unavailable: allow }}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("child.yaml"),
+        "blueprint: c\nextends: parent.yaml\ntools:\n  status:\n    kind: refund\n",
+    )
+    .unwrap();
+    let err = Blueprint::from_file(dir.join("child.yaml")).unwrap_err();
+    assert!(err.file().ends_with("child.yaml"), "{err}");
+    assert_eq!(err.line(), Some(5), "{err}");
+}

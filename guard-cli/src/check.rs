@@ -50,16 +50,19 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     let clock = ManualClock::new(SystemClock.now());
     let auditor = args.audit.auditor(&blueprint)?;
     let blueprint_approvals = blueprint.approvals().clone();
+    let cluster = blueprint.store().cluster();
     let mut builder = Guard::builder()
         .blueprint(blueprint)
         .clock(clock.clone())
         .auditor(auditor);
     if let Some(url) = &args.store {
         // Time stays the stream's (`at`): the server's clock is not used here.
-        let b = guard_core::store::RedisStore::builder(url).approval_ttls(
-            blueprint_approvals.ticket_ttl(),
-            blueprint_approvals.token_ttl(),
-        );
+        let b = guard_core::store::RedisStore::builder(url)
+            .cluster(cluster)
+            .approval_ttls(
+                blueprint_approvals.ticket_ttl(),
+                blueprint_approvals.token_ttl(),
+            );
         let (store, approvals) =
             guard_core::store::redis::from_url_with(b).map_err(|e| format!("--store: {e}"))?;
         builder = builder.store(store).approvals(approvals);

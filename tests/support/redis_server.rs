@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
+    extra: Vec<String>,
 }
 
 /// Whether `redis-server` can run here; `false` means "skip this test" (already reported).
@@ -43,13 +44,22 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Starts a server on a free port, or `None` when the test is skipped.
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, &[])
+    }
+
+    /// Starts a server with extra `redis-server` arguments (`{port}` is replaced by the port).
+    pub fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
         if !available(test) {
             return None;
         }
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
-            match Self::try_start(port) {
+            let extra: Vec<String> = extra
+                .iter()
+                .map(|a| a.replace("{port}", &port.to_string()))
+                .collect();
+            match Self::try_start(port, extra) {
                 Ok(s) => return Some(s),
                 Err(e) => last = e,
             }
@@ -57,7 +67,7 @@ impl RedisServer {
         panic!("could not start redis-server: {last}");
     }
 
-    fn try_start(port: u16) -> Result<Self, String> {
+    fn try_start(port: u16, extra: Vec<String>) -> Result<Self, String> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -73,6 +83,7 @@ impl RedisServer {
                 "--dir",
                 &std::env::temp_dir().to_string_lossy(),
             ])
+            .args(&extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -80,6 +91,7 @@ impl RedisServer {
         let mut s = Self {
             child: Some(child),
             port,
+            extra,
         };
         if s.wait_ready() {
             Ok(s)
@@ -123,7 +135,7 @@ impl RedisServer {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            match Self::try_start(self.port) {
+            match Self::try_start(self.port, self.extra.clone()) {
                 Ok(mut s) => {
                     self.child = s.child.take();
                     return;

@@ -9,11 +9,13 @@ use thiserror::Error;
 
 use crate::audit::{ApprovalAction, Auditor};
 use crate::policy::{Blueprint, BlueprintError, Mode, ToolKind};
+use crate::scan::Signal;
 use crate::scan::{ScanError, Scanner, Source, Verdict};
-use crate::signals::{HeuristicJudge, ReasoningJudge};
+use crate::signals::{analyze, HeuristicJudge, ReasoningJudge};
 use crate::store::{
-    ApprovalQueue, Clock, Issued, MemoryApprovalQueue, MemoryStore, Penalty, Settlement, Store,
-    StoreError, SystemClock, Ticket, Timestamp, TrustEntry, TrustPenalties,
+    ApprovalQueue, Clock, Issued, MemoryApprovalQueue, MemorySessionStore, MemoryStore, Penalty,
+    SessionStore, SessionUpdate, Settlement, Store, StoreError, SystemClock, Ticket, Timestamp,
+    TrustEntry, TrustPenalties,
 };
 
 use super::call::ToolCall;
@@ -23,7 +25,6 @@ use super::limits;
 use super::overrides::{Effective, Overrides};
 use super::ownership::{NoOwnership, Ownership};
 use super::session::Session;
-use super::sessions::Sessions;
 use super::stateful::{self, Outcome};
 use super::value::Value;
 
@@ -69,6 +70,7 @@ pub struct GuardBuilder {
     ownership: Option<Box<dyn Ownership>>,
     store: Option<Arc<dyn Store>>,
     approvals: Option<Arc<dyn ApprovalQueue>>,
+    sessions: Option<Arc<dyn SessionStore>>,
     clock: Option<Arc<dyn Clock>>,
     penalties: Option<TrustPenalties>,
     judge: Option<Box<dyn ReasoningJudge>>,
@@ -112,6 +114,14 @@ impl GuardBuilder {
         self
     }
 
+    /// Conversation state: scan flags, sentiment, recent messages (default: the store's own
+    /// [`Store::session_store`] — shared through Redis with a Redis store — or else an
+    /// in-process [`MemorySessionStore`]).
+    pub fn sessions(mut self, sessions: impl SessionStore + 'static) -> Self {
+        self.sessions = Some(Arc::new(sessions));
+        self
+    }
+
     /// Where time comes from (default: [`SystemClock`]). Tests and replays use a
     /// `ManualClock`.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -151,10 +161,12 @@ impl GuardBuilder {
         #[cfg(feature = "redis")]
         let (store, approvals) = match (self.store, blueprint.store.url.as_str()) {
             (None, url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                let b = crate::store::redis::RedisStore::builder(url).approval_ttls(
-                    blueprint.approvals().ticket_ttl(),
-                    blueprint.approvals().token_ttl(),
-                );
+                let b = crate::store::redis::RedisStore::builder(url)
+                    .approval_ttls(
+                        blueprint.approvals().ticket_ttl(),
+                        blueprint.approvals().token_ttl(),
+                    )
+                    .cluster(blueprint.store.cluster);
                 let (s, q) = crate::store::redis::from_url_with(b)
                     .map_err(|e| GuardError::Store(e.to_string()))?;
                 let approvals = self
@@ -174,18 +186,24 @@ impl GuardBuilder {
         let scanner = Scanner::new(&blueprint.scanner)?;
         let approvals = approvals
             .unwrap_or_else(|| Arc::new(MemoryApprovalQueue::from_policy(blueprint.approvals())));
+        let store = store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        // A shared store shares conversation state too, unless the builder was given some.
+        let sessions = self
+            .sessions
+            .or_else(|| store.session_store())
+            .unwrap_or_else(|| Arc::new(MemorySessionStore::new()));
         Ok(Guard {
             inner: Arc::new(Inner {
                 scanner,
                 ownership: self.ownership.unwrap_or_else(|| Box::new(NoOwnership)),
-                store: store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                store,
                 approvals,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 penalties: self.penalties.unwrap_or_default(),
                 judge: self
                     .judge
                     .unwrap_or_else(|| Box::new(HeuristicJudge::new())),
-                sessions: Sessions::default(),
+                sessions,
                 auditor: self.auditor.unwrap_or_else(Auditor::disabled),
                 alerts: Mutex::new(VecDeque::new()),
                 blueprint,
@@ -253,7 +271,7 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub penalties: TrustPenalties,
     pub judge: Box<dyn ReasoningJudge>,
-    pub sessions: Sessions,
+    pub sessions: Arc<dyn SessionStore>,
     pub alerts: Mutex<VecDeque<Alert>>,
     pub auditor: Auditor,
 }
@@ -275,6 +293,9 @@ impl std::fmt::Debug for Guard {
             .finish_non_exhaustive()
     }
 }
+
+/// The signal a weak-signal message carries when its flag could not be stored.
+pub(crate) const SESSION_STATE_UNAVAILABLE: &str = "session_state_unavailable";
 
 /// Free-text parameters shorter than this are ids and codes, not prose worth scanning.
 const MIN_SCANNED_TEXT: usize = 20;
@@ -314,36 +335,55 @@ impl Guard {
         let started = Instant::now();
         let inner = &self.inner;
         let id = session.session_id();
-        let recent: Vec<String> = inner
-            .sessions
-            .peek(id, |s| s.recent.iter().cloned().collect())
-            .unwrap_or_default();
+        let now = inner.clock.now();
+        // Without the session's state the message is scanned alone: a split injection whose
+        // first half reached another instance is then missed, but nothing else is lost.
+        let recent = inner.sessions.recent(id, now).unwrap_or_default();
         let refs: Vec<&str> = recent.iter().map(String::as_str).collect();
-        let verdict = inner.scanner.scan_in_context(text, &refs, Source::Customer);
+        let mut verdict = inner.scanner.scan_in_context(text, &refs, Source::Customer);
         let storable = text.len() <= inner.blueprint.scanner.max_message_bytes;
-        inner.sessions.with(id, |s| {
-            // A blocked message is not kept: joined with later messages it would block them too.
-            if storable && !verdict.blocked() {
-                s.remember(text);
-                s.sentiment.observe(text);
+        let summary_line = summary(&verdict, Source::Customer);
+        let mut update = SessionUpdate::new().verdict(&summary_line);
+        // A blocked message is not kept: joined with later messages it would block them too.
+        if storable && !verdict.blocked() {
+            update.message = Some(text);
+            let mood = analyze(text);
+            if mood.hits() > 0 {
+                update = update.sentiment(mood.score());
             }
-            if verdict.flagged() && !verdict.blocked() {
-                s.flagged = Some(
-                    verdict
-                        .signals()
-                        .first()
-                        .map_or_else(String::new, |sig| sig.rule().to_owned()),
-                );
-            }
-            s.note_verdict(summary(&verdict, Source::Customer));
-        });
-        // Size alone is not an attack: only detectors' blocks cost trust.
-        let injection = verdict
+        }
+        let rule = verdict
             .signals()
-            .iter()
-            .any(|s| s.rule() != "message_too_large");
+            .first()
+            .map_or_else(String::new, |sig| sig.rule().to_owned());
+        let flags = verdict.flagged() && !verdict.blocked();
+        if flags {
+            update = update.flag(&rule);
+        }
+        let saved = inner.sessions.record(id, &update, now).is_ok();
+        let unsaved = flags && !saved;
+        if unsaved {
+            // The flag could not be kept for the next money action (on any instance): the
+            // message does not reach the model rather than the signal being lost.
+            verdict.blocked = true;
+            verdict.signals.insert(
+                0,
+                Signal {
+                    detector: "session",
+                    rule: SESSION_STATE_UNAVAILABLE.to_owned(),
+                    score: verdict.risk,
+                    span: None,
+                },
+            );
+        }
+        // Size alone is not an attack, nor an unreachable state: only detectors' blocks cost
+        // trust.
+        let injection = !unsaved
+            && verdict
+                .signals()
+                .iter()
+                .any(|s| s.rule() != "message_too_large");
         if verdict.blocked() && injection && session.is_authenticated() {
-            let now = inner.clock.now();
             let half_life = inner.blueprint.trust.half_life;
             let amount = inner.penalties.penalty("prompt_injection");
             // A store error here loses a trust penalty, not a decision: the message is blocked.
@@ -357,14 +397,13 @@ impl Guard {
                 now,
             );
         }
-        let now = inner.clock.now().to_system_time();
         inner.auditor.record_message_at(
             session,
             text,
             Source::Customer,
             &verdict,
             started.elapsed(),
-            now,
+            now.to_system_time(),
         );
         verdict
     }
@@ -374,10 +413,15 @@ impl Guard {
     pub fn scan_tool_output(&self, session: &Session, text: &str) -> Verdict {
         let started = Instant::now();
         let verdict = self.inner.scanner.scan(text, Source::ToolOutput);
-        self.inner.sessions.with(session.session_id(), |s| {
-            s.note_verdict(summary(&verdict, Source::ToolOutput))
-        });
-        let now = self.inner.clock.now().to_system_time();
+        let now = self.inner.clock.now();
+        let line = summary(&verdict, Source::ToolOutput);
+        // Only a reviewer's note: losing it to an unreachable store changes no decision.
+        let _ = self.inner.sessions.record(
+            session.session_id(),
+            &SessionUpdate::new().verdict(&line),
+            now,
+        );
+        let now = now.to_system_time();
         self.inner.auditor.record_message_at(
             session,
             text,

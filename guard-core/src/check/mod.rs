@@ -10,7 +10,6 @@ mod limits;
 mod overrides;
 mod ownership;
 mod session;
-mod sessions;
 mod stateful;
 mod value;
 

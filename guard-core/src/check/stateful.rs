@@ -6,11 +6,12 @@
 //! rule blocks the call anyway.
 
 use crate::money::Money;
-use crate::policy::{Mode, ToolKind, ToolPolicy};
+use crate::policy::{Mode, OnStoreUnavailable, ToolKind, ToolPolicy};
 use crate::signals::{ReasoningInput, LOW_QUALITY_REASONING, SENTIMENT_SHIFT};
 use crate::store::{
     canonical_args, canonical_args_with_money, Admit, Penalty, PenaltyReceipt, Reservation,
-    ReservationState, ReserveRequest, StoreError, TicketRequest, Timestamp, TokenCheck,
+    ReservationState, ReserveRequest, SessionSnapshot, StoreError, TicketRequest, Timestamp,
+    TokenCheck,
 };
 
 use super::call::ToolCall;
@@ -34,6 +35,25 @@ fn store_unavailable(e: &StoreError) -> Reason {
         format!("the guard's state could not be reached: {e}"),
         reply::TRY_LATER,
     )
+}
+
+/// The state a check needs is out of reach: BLOCK, unless this read tool is configured to run
+/// anyway (`on_store_unavailable: allow`, which the loader accepts only on read tools).
+fn unavailable(tool: &ToolPolicy, what: &str, e: &StoreError) -> Reason {
+    match tool.on_store_unavailable {
+        OnStoreUnavailable::Allow => Reason::new(
+            "store_unavailable_allowed",
+            Intervention::Nudge,
+            format!("{what} could not be read ({e}); this read tool runs anyway (on_store_unavailable: allow)"),
+            reply::TRY_LATER,
+        ),
+        OnStoreUnavailable::Block => Reason::new(
+            "store_unavailable",
+            Intervention::Block,
+            format!("{what} could not be read: {e}"),
+            reply::TRY_LATER,
+        ),
+    }
 }
 
 /// What the customer is told for a store finding (never a limit or a total).
@@ -76,34 +96,42 @@ pub(crate) fn decide(
         }
     };
 
-    // Conversation signals: they FLAG, never block.
-    if money_action {
+    // Conversation signals: they FLAG, never block. One read serves the whole check; without
+    // it a money action cannot know whether an earlier message (on any instance) flagged the
+    // session, so it BLOCKs.
+    let sid = session.session_id();
+    let mut snapshot: Option<SessionSnapshot> = None;
+    if money_action || call.reasoning().is_some() {
+        match inner.sessions.snapshot(sid, now) {
+            Ok(s) => snapshot = Some(s),
+            Err(e) => reasons.push(unavailable(tool, "the session's state", &e)),
+        }
+    }
+    if let (true, Some(s)) = (money_action, snapshot.as_ref()) {
         let threshold = limits.tripwires.sentiment_shift_threshold.as_f64();
-        inner.sessions.peek(session.session_id(), |s| {
-            if let Some(rule) = &s.flagged {
-                reasons.push(Reason::new(
-                    "session_flagged",
-                    Intervention::Flag,
-                    format!("an earlier message in this session raised a weak injection signal ({rule})"),
-                    reply::CANNOT_HERE,
-                ));
-            }
-            if s.sentiment.shift_exceeds(threshold) {
-                reasons.push(Reason::new(
-                    SENTIMENT_SHIFT,
-                    Intervention::Flag,
-                    format!("the customer's sentiment swung by {:.2} (threshold {threshold:.2}) before this money action", s.sentiment.shift()),
-                    reply::CANNOT_HERE,
-                ));
-            }
-        });
+        if let Some(rule) = s.flag() {
+            reasons.push(Reason::new(
+                "session_flagged",
+                Intervention::Flag,
+                format!(
+                    "an earlier message in this session raised a weak injection signal ({rule})"
+                ),
+                reply::CANNOT_HERE,
+            ));
+        }
+        let mood = s.sentiment();
+        if mood.shift_exceeds(threshold) {
+            reasons.push(Reason::new(
+                SENTIMENT_SHIFT,
+                Intervention::Flag,
+                format!("the customer's sentiment swung by {:.2} (threshold {threshold:.2}) before this money action", mood.shift()),
+                reply::CANNOT_HERE,
+            ));
+        }
     }
     let mut reasoning_score = None;
     if let Some(text) = call.reasoning() {
-        let recent: Vec<String> = inner
-            .sessions
-            .peek(session.session_id(), |s| s.recent.iter().cloned().collect())
-            .unwrap_or_default();
+        let recent: &[String] = snapshot.as_ref().map_or(&[], SessionSnapshot::recent);
         let mut input = ReasoningInput::new(text, call.tool(), call.params())
             .with_currency(bp.currency)
             .with_customer_messages(recent.iter().map(String::as_str));
@@ -251,13 +279,7 @@ pub(crate) fn decide(
     } else if session.is_authenticated() {
         match inner.store.trust(customer, bp.trust.half_life, now) {
             Ok(t) => trust = t,
-            // A read does not depend on trust; the operator still learns the store is down.
-            Err(e) => reasons.push(Reason::new(
-                "trust_unavailable",
-                Intervention::Nudge,
-                format!("trust could not be read: {e}"),
-                reply::TRY_LATER,
-            )),
+            Err(e) => reasons.push(unavailable(tool, "the customer's trust", &e)),
         }
     }
 
@@ -284,6 +306,10 @@ pub(crate) fn decide(
         }
     }
 
+    let flag_seen = snapshot
+        .as_ref()
+        .filter(|s| s.flag().is_some())
+        .map(SessionSnapshot::flag_seq);
     let mut decision = Decision::from_reasons(reasons, bp.mode, trust);
     if decision.intervention == Intervention::Escalate && bp.mode == Mode::Enforce {
         let mut req = TicketRequest::new(call.tool(), customer, canonical())
@@ -297,14 +323,18 @@ pub(crate) fn decide(
         for r in &decision.reasons {
             req = req.reason(r.code, r.intervention, r.message.clone());
         }
-        for s in inner
-            .sessions
-            .peek(session.session_id(), |s| {
-                s.verdicts.iter().cloned().collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-        {
-            req = req.scan_summary(s);
+        let verdicts = match snapshot.take() {
+            Some(s) => Ok(s.verdicts),
+            None => inner.sessions.snapshot(sid, now).map(|s| s.verdicts),
+        };
+        match verdicts {
+            Ok(lines) => {
+                for line in lines {
+                    req = req.scan_summary(line);
+                }
+            }
+            // The reviewer still decides; they learn the conversation's summaries are missing.
+            Err(e) => req = req.scan_summary(format!("session state unavailable: {e}")),
         }
         if let Some(text) = call.reasoning() {
             req = req.reasoning(text, reasoning_score);
@@ -326,9 +356,10 @@ pub(crate) fn decide(
         let _ = inner.store.release(call_id, now);
     }
     if money_action && decision.allowed() {
-        inner
-            .sessions
-            .peek(session.session_id(), |s| s.flagged = None);
+        if let Some(seq) = flag_seen {
+            // A failure leaves the flag set: the next money action FLAGs again (safe side).
+            let _ = inner.sessions.clear_flag(sid, seq, now);
+        }
     }
     decision
 }

@@ -317,6 +317,7 @@ fn load_text(
         // Recorded resolved, so the merged blueprint says where it came from.
         own.extends = Some(dir.join(rel).display().to_string());
     }
+    check_store_failure_policy(&own, parent.as_ref().map(|(p, _, _)| p), text, file)?;
     match parent {
         None => Ok((own, Vec::new(), text.to_owned())),
         Some((parent, mut warnings, parent_text)) => {
@@ -329,6 +330,107 @@ fn load_text(
             ))
         }
     }
+}
+
+/// `on_store_unavailable` is a choice for read tools only: money and account actions always
+/// block while the store is down. Checked per file (the kind may come from a parent), so the
+/// error points at this file's line.
+fn check_store_failure_policy(
+    own: &RawBlueprint,
+    parent: Option<&RawBlueprint>,
+    text: &str,
+    file: &str,
+) -> Result<(), BlueprintError> {
+    let Some(tools) = own.tools.as_ref() else {
+        return Ok(());
+    };
+    for (name, t) in &tools.0 {
+        let inherited = parent
+            .and_then(|p| p.tools.as_ref())
+            .and_then(|p| p.0.iter().find(|(n, _)| n == name))
+            .map(|(_, pt)| pt);
+        let kind = t
+            .kind
+            .or_else(|| inherited.and_then(|pt| pt.kind))
+            .unwrap_or(crate::policy::ToolKind::Read);
+        let set_here = t.on_store_unavailable.is_some();
+        let inherited_choice = inherited.is_some_and(|pt| pt.on_store_unavailable.is_some());
+        if kind == crate::policy::ToolKind::Read || !(set_here || inherited_choice) {
+            continue;
+        }
+        let key = if set_here {
+            "on_store_unavailable"
+        } else {
+            "kind"
+        };
+        return Err(BlueprintError::new(
+            BlueprintErrorKind::Inconsistent,
+            file,
+            format!(
+                "tools.{name}.on_store_unavailable: only read tools may choose what happens while the store is down (kind is {}; money and account actions always block)",
+                kind.as_str()
+            ),
+        )
+        .at(tool_key_location(text, name, key)));
+    }
+    Ok(())
+}
+
+/// 1-based line and column of `key` inside `tools.<tool>` (block or flow style), for errors
+/// found after parsing.
+fn tool_key_location(text: &str, tool: &str, key: &str) -> Option<(usize, usize)> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = text.lines().collect();
+    let tools_at = lines.iter().position(|l| l.trim_end() == "tools:")?;
+    let mut tool_indent = None;
+    for (i, line) in lines.iter().enumerate().skip(tools_at + 1) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let ind = indent(line);
+        if ind == 0 {
+            return None;
+        }
+        match tool_indent {
+            None => {
+                let is_tool = trimmed
+                    .strip_prefix(tool)
+                    .is_some_and(|r| r.starts_with(':'));
+                if !is_tool {
+                    continue;
+                }
+                tool_indent = Some(ind);
+                if let Some(col) = find_key(line, key, ind + tool.len() + 1) {
+                    return Some((i + 1, col));
+                }
+            }
+            Some(ti) if ind <= ti => return None,
+            Some(_) => {
+                if let Some(col) = find_key(line, key, 0) {
+                    return Some((i + 1, col));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// 1-based column of `key:` in `line` at or after byte `from`, as a whole key.
+fn find_key(line: &str, key: &str, from: usize) -> Option<usize> {
+    let rest = line.get(from..)?;
+    let mut offset = 0;
+    while let Some(pos) = rest.get(offset..)?.find(key) {
+        let at = offset + pos;
+        let before = rest.get(..at)?.chars().next_back();
+        let after = rest.get(at + key.len()..)?.trim_start();
+        let boundary = before.is_none_or(|c| c == '{' || c == ',' || c.is_whitespace());
+        if boundary && after.starts_with(':') {
+            return Some(from + at + 1);
+        }
+        offset = at + key.len();
+    }
+    None
 }
 
 /// 1-based line and column of the value of a top-level `key:` in YAML text (plain block

@@ -89,6 +89,29 @@ impl ToolKind {
     }
 }
 
+/// What a tool's calls do while the guard's state (store, session state) cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStoreUnavailable {
+    /// BLOCK with `store_unavailable` (the default, and the only choice for tools that are
+    /// not `kind: read`).
+    #[default]
+    Block,
+    /// Run, with a NUDGE `store_unavailable_allowed` so the operator still learns of it.
+    /// Accepted only on `kind: read` tools.
+    Allow,
+}
+
+impl OnStoreUnavailable {
+    /// The YAML name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Block => "block",
+            Self::Allow => "allow",
+        }
+    }
+}
+
 /// How one tool is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolPolicy {
@@ -101,6 +124,7 @@ pub struct ToolPolicy {
     pub(crate) owned_params: Vec<(String, String)>,
     pub(crate) free_params: BTreeSet<String>,
     pub(crate) review: bool,
+    pub(crate) on_store_unavailable: OnStoreUnavailable,
 }
 
 impl ToolPolicy {
@@ -115,6 +139,7 @@ impl ToolPolicy {
             owned_params: Vec::new(),
             free_params: BTreeSet::new(),
             review: false,
+            on_store_unavailable: OnStoreUnavailable::Block,
         }
     }
 
@@ -149,6 +174,10 @@ impl ToolPolicy {
     /// Whether every call FLAGs for later review.
     pub fn review(&self) -> bool {
         self.review
+    }
+    /// What its calls do while the guard's state cannot be reached.
+    pub fn on_store_unavailable(&self) -> OnStoreUnavailable {
+        self.on_store_unavailable
     }
 }
 
@@ -304,9 +333,15 @@ impl ScannerPolicy {
 pub struct StorePolicy {
     pub(crate) url: String,
     pub(crate) reservation_ttl: Duration,
+    pub(crate) cluster: bool,
 }
 
 impl StorePolicy {
+    /// Whether the Redis store uses the Redis Cluster layout (`store.cluster: true`): one hash
+    /// slot per script, the agent-wide limit as a compensated second step.
+    pub fn cluster(&self) -> bool {
+        self.cluster
+    }
     /// `memory` or `redis://host:port`.
     pub fn url(&self) -> &str {
         &self.url

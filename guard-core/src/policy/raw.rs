@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::money::{Currency, Ratio};
 use crate::tier::AclTier;
 
-use super::{Mode, ToolKind};
+use super::{Mode, OnStoreUnavailable, ToolKind};
 
 thread_local! {
     /// The decimals of the blueprint's currency while one file is deserialized, so a money
@@ -78,6 +78,7 @@ pub(super) struct RawTool {
     pub owned_params: Option<StrictMap<String>>,
     pub free_params: Option<Vec<String>>,
     pub review: Option<bool>,
+    pub on_store_unavailable: Option<OnStoreUnavailable>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +127,7 @@ pub(super) struct RawCustomPattern {
 pub(super) struct RawStore {
     pub url: Option<String>,
     pub reservation_ttl: Option<DurationLit>,
+    pub cluster: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -94,6 +94,7 @@ pub(super) fn merge(c: RawBlueprint, p: RawBlueprint) -> RawBlueprint {
         store: merge_opt(c.store, p.store, |c, p| RawStore {
             url: pick(c.url, p.url),
             reservation_ttl: pick(c.reservation_ttl, p.reservation_ttl),
+            cluster: pick(c.cluster, p.cluster),
         }),
         audit: merge_opt(c.audit, p.audit, |c, p| RawAudit {
             raw_text: pick(c.raw_text, p.raw_text),
@@ -118,6 +119,7 @@ fn merge_tool(c: RawTool, p: RawTool) -> RawTool {
         }),
         free_params: pick(c.free_params, p.free_params),
         review: pick(c.review, p.review),
+        on_store_unavailable: pick(c.on_store_unavailable, p.on_store_unavailable),
     }
 }
 
@@ -461,6 +463,7 @@ pub(super) fn resolve(
         reservation_ttl: st
             .reservation_ttl
             .map_or(Duration::from_secs(15 * 60), |x| x.0),
+        cluster: st.cluster.unwrap_or(false),
     };
     if store.url != "memory"
         && !store.url.starts_with("redis://")
@@ -565,6 +568,17 @@ pub(super) fn resolve(
                 ));
             }
         }
+        if t.on_store_unavailable.is_some() && kind != ToolKind::Read {
+            return Err(err(
+                K::Inconsistent,
+                file,
+                format!(
+                    "{}: only read tools may choose what happens while the store is down (kind is {}; money and account actions always block)",
+                    at("on_store_unavailable"),
+                    kind.as_str()
+                ),
+            ));
+        }
         let review = t.review.unwrap_or_else(|| d.review.contains(&kind));
         let approval_above =
             (kind == ToolKind::Refund).then(|| money(t.approval_above, d.approval_above));
@@ -580,6 +594,7 @@ pub(super) fn resolve(
                 owned_params,
                 free_params,
                 review,
+                on_store_unavailable: t.on_store_unavailable.unwrap_or_default(),
             },
         );
     }

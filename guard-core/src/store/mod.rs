@@ -30,9 +30,8 @@
 //! In Redis that is one Lua script per `check_and_reserve` taking `now`, the request's limits and
 //! the admission rule as arguments, prune → totals → facts → admission → reserve, and one per
 //! settlement. On Redis Cluster the customer's keys and the agent's keys live in different hash
-//! slots; a deployment either keeps them on one node (a hash tag per agent and its customers) or
-//! reserves on the agent's slot first and compensates with a release when the customer script
-//! refuses.
+//! slots: the Redis store's cluster mode runs the customer's script, then the agent's
+//! check-and-add on its own slot, and compensates when the agent's slot refuses.
 //!
 //! ```
 //! use guard_core::{Blueprint, Currency, Money, ToolKind};
@@ -57,6 +56,7 @@ mod canonical;
 mod clock;
 mod facts;
 mod memory;
+mod sessions;
 mod trust;
 mod window;
 
@@ -76,7 +76,8 @@ use crate::money::{Money, MoneyError};
 
 #[cfg(feature = "redis")]
 pub use self::redis::{
-    AsyncRedisApprovalQueue, AsyncRedisStore, RedisApprovalQueue, RedisStore, RedisStoreBuilder,
+    AsyncRedisApprovalQueue, AsyncRedisStore, RedisApprovalQueue, RedisSessionStore, RedisStore,
+    RedisStoreBuilder,
 };
 pub use approvals::{
     ApprovalQueue, AuditAction, AuditEntry, Issued, MemoryApprovalQueue, Recommendation, Ticket,
@@ -89,6 +90,10 @@ pub use facts::{
     ReserveRequest, Window, DAY, HOUR, WEEK,
 };
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use sessions::{
+    MemorySessionStore, SessionSnapshot, SessionStore, SessionUpdate, DEFAULT_SESSION_TTL,
+    MAX_NOTE_BYTES, RECENT_MESSAGES, RECENT_MESSAGE_BYTES, RECENT_VERDICTS, SENTIMENT_SCORES,
+};
 pub use trust::{Penalty, PenaltyReceipt, TrustEntry, TrustPenalties};
 pub use window::Settlement;
 
@@ -205,6 +210,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Forgets everything older than the longest window. Returns how many customers and agents
     /// were dropped. Stores may also prune on their own as they go.
     fn prune(&self, now: Timestamp) -> Result<usize, StoreError>;
+
+    /// Conversation state on the same backend, if the store has one to share: a Redis store
+    /// does, so a fleet shares scan flags, sentiment and split-injection context as it shares
+    /// limits. `None` (the default) leaves the guard an in-process [`MemorySessionStore`].
+    fn session_store(&self) -> Option<Arc<dyn SessionStore>> {
+        None
+    }
 }
 
 macro_rules! forward_store {
@@ -242,6 +254,9 @@ macro_rules! forward_store {
             }
             fn prune(&self, now: Timestamp) -> Result<usize, StoreError> {
                 (**self).prune(now)
+            }
+            fn session_store(&self) -> Option<Arc<dyn SessionStore>> {
+                (**self).session_store()
             }
         }
     )*};

@@ -53,20 +53,20 @@
 //!
 //! # Redis Cluster
 //!
-//! A customer's keys share the hash tag `{c:<customer>}`; an agent's keys `{a:<agent>}`; a call
-//! id's index `{k:<id>}`. The check script touches all three, which a standalone server or a
-//! single-shard deployment (Redis, Valkey, a managed primary with replicas) runs atomically. On a
-//! multi-shard cluster they fall in different slots: this client does not speak the cluster
-//! protocol yet. The layout is ready for the documented plan: reserve the agent's hourly amount
-//! on its slot first, then run the customer script and compensate with a release when it
-//! refuses (two round trips for calls with an agent limit), with the call index moved under the
-//! customer's tag. Until then, point a fleet at one primary.
+//! A customer's keys share the hash tag `{c:<customer>}`; an agent's `{a:<agent>}`; a call id's
+//! index `{k:<id>}`; a session's `{s:<session>}`. The single-node check script touches the first
+//! three at once (one round trip). With [`RedisStoreBuilder::cluster`] every script touches one
+//! slot: the customer's script, then the call index, then an atomic check-and-add of the
+//! agent-wide limit on the agent's slot, compensated (the customer's reservation removed) when
+//! that step refuses or fails; tickets and tokens move under the queue's tag `{q}`. See
+//! `docs/redis.md`. This client does not route by slot: it needs one endpoint that owns the
+//! slots (a single-shard cluster or a cluster-aware proxy).
 //!
 //! # Failure
 //!
 //! Connections have a connect timeout and a response timeout (200 ms / 100 ms by default). A
 //! server that is down, refuses, or answers late gives [`StoreError::Unavailable`] within about
-//! those timeouts (the guard answers BLOCK `store_unavailable` for money and account actions).
+//! those timeouts (the guard answers BLOCK `store_unavailable`; read tools may opt out).
 //! A connection that saw an error is dropped and the next call reconnects, so the store
 //! recovers by itself when the server returns. Idempotent scripts (check-and-reserve by call id,
 //! settlement, account changes, reads) are retried once on a fresh connection when a pooled one
@@ -92,6 +92,7 @@
 mod approvals;
 mod async_store;
 mod conn;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +112,7 @@ use super::{Store, StoreError};
 pub use approvals::{AsyncRedisApprovalQueue, RedisApprovalQueue};
 pub use async_store::AsyncRedisStore;
 use conn::{Pool, Redactor};
+pub use sessions::RedisSessionStore;
 
 /// The largest integer a Lua number (a double) holds exactly: amounts and limits above it are
 /// refused.
@@ -142,6 +144,8 @@ pub struct RedisStoreBuilder {
     max_idle: usize,
     ticket_ttl: Duration,
     token_ttl: Duration,
+    session_ttl: Duration,
+    cluster: bool,
 }
 
 impl std::fmt::Debug for RedisStoreBuilder {
@@ -169,6 +173,8 @@ impl RedisStoreBuilder {
             max_idle: 64,
             ticket_ttl: Duration::from_secs(24 * 3600),
             token_ttl: Duration::from_secs(3600),
+            session_ttl: super::DEFAULT_SESSION_TTL,
+            cluster: false,
         }
     }
     /// How long opening a connection may take (default 200 ms).
@@ -216,6 +222,22 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Redis Cluster layout (default `false`): every script touches the keys of one hash slot.
+    /// A check becomes the customer's script, then the agent-wide hourly limit on the agent's
+    /// slot, compensated (the customer's reservation removed) when the agent's slot refuses or
+    /// fails; the call-id index is its own step. Two or three round trips instead of one. See
+    /// the module documentation.
+    pub fn cluster(mut self, on: bool) -> Self {
+        self.cluster = on;
+        self
+    }
+
+    /// How long a session's conversation state lives after its newest message (default 24 h).
+    pub fn session_ttl(mut self, d: Duration) -> Self {
+        self.session_ttl = d;
+        self
+    }
+
     fn core(&self) -> Result<(redis::Client, Arc<Core>), StoreError> {
         let redactor = Redactor::new(&self.url);
         if self.prefix.contains(['{', '}']) {
@@ -224,11 +246,17 @@ impl RedisStoreBuilder {
                 self.prefix
             )));
         }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+        let invalid = |e: redis::RedisError| {
             StoreError::Unavailable(
                 redactor.clean(&format!("invalid redis url {}: {e}", redactor.url)),
             )
-        })?;
+        };
+        // TCP_NODELAY: a check is one small request and one small reply; Nagle's algorithm
+        // and delayed ACKs must never hold either back (the client's default leaves it off).
+        let info = redis::IntoConnectionInfo::into_connection_info(self.url.as_str())
+            .map_err(invalid)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(invalid)?;
         Ok((
             client,
             Arc::new(Core {
@@ -237,6 +265,8 @@ impl RedisStoreBuilder {
                 server_time: self.server_time,
                 max_events: self.max_events,
                 history_cap: self.trust_history,
+                session_ttl: self.session_ttl,
+                cluster: self.cluster,
                 redactor,
             }),
         ))
@@ -247,19 +277,25 @@ impl RedisStoreBuilder {
     pub fn build(&self) -> Result<RedisStore, StoreError> {
         let (client, core) = self.core()?;
         Ok(RedisStore {
-            pool: Pool::new(
+            pool: Arc::new(Pool::new(
                 client,
                 core.redactor.clone(),
                 self.max_idle,
                 self.connect_timeout,
                 self.response_timeout,
-            ),
+            )),
             core,
         })
     }
 
     /// The async store (call inside a tokio runtime). Does not wait for a connection.
     pub fn build_async(&self) -> Result<AsyncRedisStore, StoreError> {
+        if self.cluster {
+            return Err(StoreError::Unavailable(
+                "the async Redis store does not support cluster mode yet: use the sync store"
+                    .to_owned(),
+            ));
+        }
         let (client, core) = self.core()?;
         AsyncRedisStore::new(client, core, self.connect_timeout, self.response_timeout)
     }
@@ -312,6 +348,12 @@ pub(crate) struct Scripts {
     account_change: Script,
     penalize: Script,
     refund: Script,
+    cluster_index: Script,
+    cluster_agent: Script,
+    cluster_unreserve: Script,
+    cluster_settle: Script,
+    cluster_agent_release: Script,
+    pub(crate) sessions: sessions::SessionScripts,
     pub(crate) approvals: approvals::QueueScripts,
 }
 
@@ -324,6 +366,12 @@ impl Scripts {
             account_change: s(include_str!("lua/account_change.lua")),
             penalize: s(include_str!("lua/penalize.lua")),
             refund: s(include_str!("lua/refund.lua")),
+            cluster_index: s(include_str!("lua/cluster_index.lua")),
+            cluster_agent: s(include_str!("lua/cluster_agent.lua")),
+            cluster_unreserve: s(include_str!("lua/cluster_unreserve.lua")),
+            cluster_settle: s(include_str!("lua/cluster_settle.lua")),
+            cluster_agent_release: s(include_str!("lua/cluster_agent_release.lua")),
+            sessions: sessions::SessionScripts::new(),
             approvals: approvals::QueueScripts::new(),
         }
     }
@@ -336,6 +384,8 @@ pub(crate) struct Core {
     server_time: bool,
     max_events: usize,
     history_cap: usize,
+    session_ttl: Duration,
+    cluster: bool,
     pub(crate) redactor: Redactor,
 }
 
@@ -414,9 +464,17 @@ impl Core {
         format!("{}:{{k:{}}}", self.prefix, escape(call_id))
     }
     pub(crate) fn ticket_key(&self, id: &str) -> String {
+        if self.cluster {
+            // The first `{...}` is the hash tag: every approval key shares the queue's slot
+            // (approvals are few; one slot keeps each queue script on one node).
+            return format!("{}:{{q}}:t:{{{}}}", self.prefix, escape(id));
+        }
         format!("{}:{{t:{}}}", self.prefix, escape(id))
     }
     pub(crate) fn token_key(&self, token: &str) -> String {
+        if self.cluster {
+            return format!("{}:{{q}}:x:{{{}}}", self.prefix, escape(token));
+        }
         format!("{}:{{x:{}}}", self.prefix, escape(token))
     }
     pub(crate) fn queue_key(&self, what: &str) -> String {
@@ -462,14 +520,10 @@ impl Core {
         let kind = req.kind.as_str();
         let minor = |m: Option<Money>| opt(m.map(|m| m.minor_units()));
         let mut inv = self.scripts.reserve.prepare_invoke();
-        inv.key(format!("{base}:ev"))
-            .key(format!("{base}:lac"))
-            .key(format!("{base}:tr"))
-            .key(self.call_key(req.call_id))
-            .key(format!("{agent}:z:{kind}"))
-            .key(format!("{agent}:h:{kind}"))
-            .key(format!("{agent}:s:{kind}"))
-            .arg(self.now_arg(now))
+        for k in self.reserve_keys(req) {
+            inv.key(k);
+        }
+        inv.arg(self.now_arg(now))
             .arg(req.call_id)
             .arg(&base)
             .arg(&agent)
@@ -478,7 +532,12 @@ impl Core {
             .arg(currency.map(|c| c.code().to_owned()).unwrap_or_default())
             .arg(minor(req.daily_limit))
             .arg(minor(req.weekly_limit))
-            .arg(minor(req.agent_hourly_limit))
+            // In cluster mode the agent's limit is the agent script's business.
+            .arg(if self.cluster {
+                String::new()
+            } else {
+                minor(req.agent_hourly_limit)
+            })
             .arg(opt(req.frequency_threshold.map(|n| n.get())))
             .arg(opt(req.takeover_window.map(ms)))
             .arg(ms(req.trust_half_life))
@@ -492,6 +551,33 @@ impl Core {
             })
             .arg(self.max_events);
         Ok((inv, currency))
+    }
+
+    /// The keys the check script touches: one slot in cluster mode.
+    pub(crate) fn reserve_keys(&self, req: &ReserveRequest<'_>) -> Vec<String> {
+        let base = self.customer_base(req.customer);
+        let mut keys = vec![
+            format!("{base}:ev"),
+            format!("{base}:lac"),
+            format!("{base}:tr"),
+        ];
+        if !self.cluster {
+            keys.push(self.call_key(req.call_id));
+            keys.extend(self.agent_keys(req.agent, req.kind.as_str()));
+        }
+        keys
+    }
+
+    fn agent_keys(&self, agent: &str, kind: &str) -> [String; 3] {
+        Self::agent_keys_of(&self.agent_base(agent), kind)
+    }
+
+    fn agent_keys_of(agent_base: &str, kind: &str) -> [String; 3] {
+        [
+            format!("{agent_base}:z:{kind}"),
+            format!("{agent_base}:h:{kind}"),
+            format!("{agent_base}:s:{kind}"),
+        ]
     }
 
     /// The script's answer as [`Facts`].
@@ -759,7 +845,7 @@ fn penalty_amount(p: &Penalty<'_>) -> Option<f64> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RedisStore {
-    pool: Pool,
+    pool: Arc<Pool>,
     core: Arc<Core>,
 }
 
@@ -796,6 +882,154 @@ impl RedisStore {
         &self.core.redactor.url
     }
 
+    /// Cluster mode: call index → customer's script → agent's script (→ compensation), each
+    /// on one slot. The agent's script is an atomic check-and-add on the agent's slot, so the
+    /// agent-wide limit holds fleet-wide; a call the agent's slot refuses loses its customer
+    /// reservation again, so nothing is counted for a refused call.
+    fn check_cluster(
+        &self,
+        req: &ReserveRequest<'_>,
+        now: Timestamp,
+        customer: &ScriptInvocation<'_>,
+        currency: Option<Currency>,
+    ) -> Result<Facts, StoreError> {
+        let core = &*self.core;
+        let base = core.customer_base(req.customer);
+        let mut reply: Vec<String> = self
+            .pool
+            .run("check_and_reserve", true, |c| customer.invoke(c))?;
+        if reply.first().is_none_or(|r| r != "ok") {
+            return core.facts(req, currency, &reply);
+        }
+        let reserved = reply.get(1).is_some_and(|r| r == "reserved");
+        let at = reply
+            .get(9)
+            .cloned()
+            .ok_or_else(|| garbage("check_and_reserve"))?;
+        let unreserve = || -> Result<(), StoreError> {
+            let mut inv = core.scripts.cluster_unreserve.prepare_invoke();
+            inv.key(format!("{base}:ev")).arg(req.call_id).arg(&at);
+            self.pool
+                .run("check_and_reserve (compensation)", true, |c| {
+                    inv.invoke::<String>(c)
+                })
+                .map(|_| ())
+        };
+        // The call-id index is written only for a reservation, as the single-node script does.
+        let mut idx = core.scripts.cluster_index.prepare_invoke();
+        idx.key(core.call_key(req.call_id))
+            .arg(&base)
+            .arg(if reserved { "set" } else { "check" });
+        let owner = self.pool.run("check_and_reserve (call index)", true, |c| {
+            idx.invoke::<String>(c)
+        });
+        match owner.as_deref() {
+            Ok("ok") => {}
+            Ok(_) | Err(_) => {
+                if reserved {
+                    let _ = unreserve();
+                }
+                return Err(match owner {
+                    Err(e) => e,
+                    Ok(_) => StoreError::CallIdConflict(req.call_id.to_owned()),
+                });
+            }
+        }
+        let Some(limit) = req.agent_hourly_limit else {
+            return core.facts(req, currency, &reply);
+        };
+        let mode = match (reserved, req.admit) {
+            (false, _) => "p",
+            (true, Admit::Always) => "a",
+            (true, _) => "i",
+        };
+        let [z, h, s] = core.agent_keys(req.agent, req.kind.as_str());
+        let mut agent = core.scripts.cluster_agent.prepare_invoke();
+        agent
+            .key(z)
+            .key(h)
+            .key(s)
+            .arg(core.now_arg(now))
+            .arg(req.call_id)
+            .arg(opt(req.amount.map(|m| m.minor_units())))
+            .arg(limit.minor_units())
+            .arg(mode);
+        let answer: Vec<String> = match self
+            .pool
+            .run("check_and_reserve (agent)", true, |c| agent.invoke(c))
+        {
+            Ok(a) => a,
+            Err(e) => {
+                if reserved {
+                    // If this fails too, the reservation expires into committed: counted,
+                    // never lost.
+                    let _ = unreserve();
+                }
+                return Err(e);
+            }
+        };
+        match answer.first().map(String::as_str) {
+            Some("added" | "peek") => {}
+            Some("refused") => {
+                unreserve()?;
+                if let Some(r) = reply.get_mut(1) {
+                    *r = "not".to_owned();
+                }
+            }
+            Some("overflow") => {
+                if reserved {
+                    let _ = unreserve();
+                }
+                return Err(MoneyError::Overflow.into());
+            }
+            _ => return Err(garbage("check_and_reserve (agent)")),
+        }
+        let total = answer
+            .get(1)
+            .cloned()
+            .ok_or_else(|| garbage("agent total"))?;
+        if let Some(t) = reply.get_mut(8) {
+            *t = total;
+        }
+        core.facts(req, currency, &reply)
+    }
+
+    /// Cluster mode: call index → the customer's settlement → the agent's release.
+    fn settle_cluster(
+        &self,
+        call_id: &str,
+        commit: bool,
+        now: Timestamp,
+    ) -> Result<Settlement, StoreError> {
+        let core = &*self.core;
+        let mut get = redis::cmd("GET");
+        get.arg(core.call_key(call_id));
+        let base: Option<String> = self
+            .pool
+            .run("settle (call index)", true, |c| get.query(c))?;
+        let Some(base) = base else {
+            return Ok(Settlement::Unknown);
+        };
+        let mut inv = core.scripts.cluster_settle.prepare_invoke();
+        inv.key(format!("{base}:ev"))
+            .arg(core.now_arg(now))
+            .arg(call_id)
+            .arg(if commit { "c" } else { "r" });
+        let reply: Vec<String> = self.pool.run("settle", true, |c| inv.invoke(c))?;
+        let settled = Core::settlement(reply.first().map_or("", String::as_str))?;
+        if let [_, agent, kind, amount, at] = reply.as_slice() {
+            let [z, h, s] = Core::agent_keys_of(agent, kind);
+            let mut back = core.scripts.cluster_agent_release.prepare_invoke();
+            back.key(z).key(h).key(s).arg(call_id).arg(at).arg(amount);
+            // The release is durable on the customer's slot; should the agent's slot not answer,
+            // its hour over-counts this amount until it ages out (the safe direction).
+            let _ = self
+                .pool
+                .run("settle (agent)", true, |c| back.invoke::<String>(c));
+        }
+        Ok(settled)
+    }
+
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }
@@ -812,6 +1046,9 @@ impl Store for RedisStore {
         now: Timestamp,
     ) -> Result<Facts, StoreError> {
         let (inv, currency) = self.core.reserve(request, now)?;
+        if self.core.cluster {
+            return self.check_cluster(request, now, &inv, currency);
+        }
         let reply: Vec<String> = self
             .pool
             .run("check_and_reserve", true, |c| inv.invoke(c))?;
@@ -819,12 +1056,18 @@ impl Store for RedisStore {
     }
 
     fn commit(&self, call_id: &str, now: Timestamp) -> Result<Settlement, StoreError> {
+        if self.core.cluster {
+            return self.settle_cluster(call_id, true, now);
+        }
         let inv = self.core.settle(call_id, true, now);
         let reply: String = self.pool.run("commit", true, |c| inv.invoke(c))?;
         Core::settlement(&reply)
     }
 
     fn release(&self, call_id: &str, now: Timestamp) -> Result<Settlement, StoreError> {
+        if self.core.cluster {
+            return self.settle_cluster(call_id, false, now);
+        }
         let inv = self.core.settle(call_id, false, now);
         let reply: String = self.pool.run("release", true, |c| inv.invoke(c))?;
         Core::settlement(&reply)
@@ -897,6 +1140,14 @@ impl Store for RedisStore {
     fn prune(&self, _now: Timestamp) -> Result<usize, StoreError> {
         Ok(0)
     }
+
+    /// A [`RedisSessionStore`] on the same connections: a fleet shares conversation state.
+    fn session_store(&self) -> Option<Arc<dyn super::SessionStore>> {
+        Some(Arc::new(RedisSessionStore {
+            pool: Arc::clone(&self.pool),
+            core: Arc::clone(&self.core),
+        }))
+    }
 }
 
 fn server_now(t: &[String]) -> Result<Timestamp, StoreError> {
@@ -928,6 +1179,101 @@ mod tests {
             .key_prefix("a{b")
             .build()
             .is_err());
+    }
+
+    /// CRC16/XMODEM, the checksum Redis Cluster uses for hash slots.
+    fn crc16(data: &[u8]) -> u16 {
+        let mut crc: u16 = 0;
+        for b in data {
+            crc ^= u16::from(*b) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+        }
+        crc
+    }
+
+    /// The slot of a key: of its first non-empty `{...}` if any, else of the whole key.
+    fn slot(key: &str) -> u16 {
+        let bytes = key.as_bytes();
+        let tagged = key.find('{').and_then(|open| {
+            let close = key[open + 1..].find('}')? + open + 1;
+            (close > open + 1).then(|| &bytes[open + 1..close])
+        });
+        crc16(tagged.unwrap_or(bytes)) % 16384
+    }
+
+    fn one_slot(what: &str, keys: &[String]) -> bool {
+        let slots: std::collections::BTreeSet<u16> = keys.iter().map(|k| slot(k)).collect();
+        assert!(!keys.is_empty(), "{what}: no keys");
+        slots.len() == 1
+    }
+
+    #[test]
+    fn crc16_matches_the_cluster_specification() {
+        // The reference value from the Redis Cluster specification, and a tag example.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
+        assert_eq!(slot("foo{}{bar}"), crc16(b"foo{}{bar}") % 16384);
+    }
+
+    #[test]
+    fn every_script_touches_one_slot_in_cluster_mode() {
+        let usd = Currency::from_code("USD").unwrap();
+        let store = RedisStore::builder("redis://127.0.0.1:1")
+            .cluster(true)
+            .build()
+            .unwrap();
+        let single = RedisStore::builder("redis://127.0.0.1:1").build().unwrap();
+        let core = &store.core;
+        for (customer, agent, call) in [("C-1", "bot", "call-1"), ("x{y}", "a}b", "%{}")] {
+            let req = ReserveRequest::new(call, customer, agent, ToolKind::Refund)
+                .amount(Money::from_minor(100, usd))
+                .agent_hourly_limit(Money::from_minor(1000, usd));
+            // The customer's check script, then the call index and the agent's script.
+            assert!(one_slot("check (customer)", &core.reserve_keys(&req)));
+            assert!(one_slot("check (call index)", &[core.call_key(call)]));
+            let agent_keys = core.agent_keys(agent, "refund").to_vec();
+            assert!(one_slot("check (agent)", &agent_keys));
+            // The agent base a settlement reads back from the customer's record.
+            let from_record = Core::agent_keys_of(&core.agent_base(agent), "refund").to_vec();
+            assert_eq!(from_record, agent_keys);
+            let base = core.customer_base(customer);
+            assert!(one_slot("settle / compensation", &[format!("{base}:ev")]));
+            assert!(one_slot(
+                "penalize / refund_penalty",
+                &[format!("{base}:tr"), format!("{base}:th")]
+            ));
+            assert!(one_slot("account change", &[format!("{base}:lac")]));
+            assert!(one_slot("session", &core.session_keys(customer)));
+            // Approval scripts: ticket, token, pending set and audit list together.
+            assert!(one_slot(
+                "approvals",
+                &[
+                    core.ticket_key("t-1"),
+                    core.ticket_key(call),
+                    core.token_key("tok-1"),
+                    core.queue_key("pending"),
+                    core.queue_key("audit"),
+                ]
+            ));
+            // The single-node layout really spans slots: the test can fail.
+            assert!(!one_slot(
+                "single-node check",
+                &single.core.reserve_keys(&req)
+            ));
+            assert!(!one_slot(
+                "single-node approvals",
+                &[
+                    single.core.ticket_key("t-1"),
+                    single.core.queue_key("pending")
+                ]
+            ));
+        }
     }
 
     #[test]

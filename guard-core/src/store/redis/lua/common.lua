@@ -61,3 +61,63 @@ local function trust_ttl(acc, upd, now, hl)
   if need > 631152000000 then need = 631152000000 end
   return math.ceil(need)
 end
+-- The agent's last hour: drops entries older than an hour, returns the running sum.
+local function agent_prune(z, h, s, now)
+  local cutoff = fmt_int(now - HOUR)
+  local asum = tonumber(redis.call('GET', s) or '') or 0
+  local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff)
+  if #old > 0 then
+    local i = 1
+    while i <= #old do
+      local j = math.min(i + 999, #old)
+      local amts = redis.call('HMGET', h, unpack(old, i, j))
+      for k = 1, j - i + 1 do asum = asum - (tonumber(amts[k] or '') or 0) end
+      i = j + 1
+    end
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', cutoff)
+    chunked('HDEL', h, old)
+    if redis.call('ZCARD', z) == 0 then
+      asum = 0
+      redis.call('DEL', z, h, s)
+    else
+      redis.call('SET', s, fmt_int(asum), 'KEEPTTL')
+    end
+  end
+  return asum
+end
+local function agent_add(z, h, s, now, id, amount, asum)
+  redis.call('ZADD', z, now, id)
+  redis.call('HSET', h, id, fmt_int(amount))
+  redis.call('SET', s, fmt_int(asum + amount))
+  for _, k in ipairs({ z, h, s }) do redis.call('PEXPIRE', k, HOUR + SLACK) end
+end
+-- Takes a released call's amount out of the agent's hour, if it is still the entry it added.
+local function agent_remove(z, h, s, id, at, amount)
+  local zat = tonumber(redis.call('ZSCORE', z, id) or '')
+  if zat and zat == at and redis.call('HEXISTS', h, id) == 1 then
+    redis.call('ZREM', z, id)
+    redis.call('HDEL', h, id)
+    redis.call('INCRBY', s, -amount)
+  end
+end
+-- commit ('c') / release ('r') one reservation of a customer: the answer and the record.
+local function settle_customer(evk, now, id, op)
+  local rec = redis.call('HGET', evk, id)
+  if not rec then return 'unknown', nil end
+  local e = parse(rec)
+  if e.st == 'c' then return 'already_committed', nil end
+  if e.st == 'r' then return 'already_released', nil end
+  if op == 'c' then
+    e.st = 'c'
+    redis.call('HSET', evk, id, encode(e))
+    return 'committed', nil
+  end
+  if now >= e.sb then
+    e.st = 'c'
+    redis.call('HSET', evk, id, encode(e))
+    return 'expired', nil
+  end
+  e.st = 'r'
+  redis.call('HSET', evk, id, encode(e))
+  return 'released', e
+end

@@ -1,14 +1,17 @@
 -- check_and_reserve: prune -> totals -> facts -> admission -> reserve, atomically.
 -- KEYS: 1 events, 2 last account change, 3 trust, 4 call index, 5 agent zset, 6 agent amounts,
---       7 agent sum
+--       7 agent sum. In cluster mode only 1-3 (one slot): the call index and the agent's hour
+--       are separate scripts on their own slots, and ARGV 10 is empty here.
 -- ARGV: 1 now|'T', 2 call id, 3 customer key base, 4 agent key base, 5 kind, 6 amount,
 --       7 currency, 8 daily, 9 weekly, 10 agent hourly, 11 frequency, 12 takeover window,
 --       13 half-life, 14 trust escalate floor, 15 trust block floor, 16 reservation ttl,
 --       17 admit (i|n|a), 18 max events
 local now = now_ms(ARGV[1])
 local id = ARGV[2]
-local owner = redis.call('GET', KEYS[4])
-if owner and owner ~= ARGV[3] then return { 'conflict' } end
+if KEYS[4] then
+  local owner = redis.call('GET', KEYS[4])
+  if owner and owner ~= ARGV[3] then return { 'conflict' } end
+end
 
 local all = redis.call('HGETALL', KEYS[1])
 local events = {}
@@ -68,26 +71,7 @@ end
 local atotal = ''
 local asum = 0
 if alim then
-  local cutoff = fmt_int(now - HOUR)
-  asum = tonumber(redis.call('GET', KEYS[7]) or '') or 0
-  local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', cutoff)
-  if #old > 0 then
-    local i = 1
-    while i <= #old do
-      local j = math.min(i + 999, #old)
-      local amts = redis.call('HMGET', KEYS[6], unpack(old, i, j))
-      for k = 1, j - i + 1 do asum = asum - (tonumber(amts[k] or '') or 0) end
-      i = j + 1
-    end
-    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', cutoff)
-    chunked('HDEL', KEYS[6], old)
-    if redis.call('ZCARD', KEYS[5]) == 0 then
-      asum = 0
-      redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
-    else
-      redis.call('SET', KEYS[7], fmt_int(asum), 'KEEPTTL')
-    end
-  end
+  asum = agent_prune(KEYS[5], KEYS[6], KEYS[7], now)
   local total = asum
   if existing then
     local a = tonumber(redis.call('HGET', KEYS[6], id) or '')
@@ -126,17 +110,12 @@ if not revive and n >= tonumber(ARGV[18]) then return { 'full' } end
 
 -- The facts describe the call before it reserved (as the memory store's do).
 local answer = reply('reserved')
-if amount and alim then
-  redis.call('ZADD', KEYS[5], now, id)
-  redis.call('HSET', KEYS[6], id, fmt_int(amount))
-  redis.call('SET', KEYS[7], fmt_int(asum + amount))
-  for k = 5, 7 do redis.call('PEXPIRE', KEYS[k], HOUR + SLACK) end
-end
+if amount and alim then agent_add(KEYS[5], KEYS[6], KEYS[7], now, id, amount, asum) end
 local e = { kind = kind, amount = amount, cur = cur, at = now,
             sb = now + tonumber(ARGV[16]), st = 'p', agent = ARGV[4] }
 redis.call('HSET', KEYS[1], id, encode(e))
 redis.call('PEXPIRE', KEYS[1], math.ceil(max_at - now + WEEK + SLACK))
-redis.call('SET', KEYS[4], ARGV[3], 'PX', WEEK + SLACK)
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[3], 'PX', WEEK + SLACK) end
 if kind == 'account_change' then
   if not lac or now > lac then lac = now end
   redis.call('SET', KEYS[2], fmt_int(lac), 'PX', math.ceil(lac - now + WEEK + SLACK))
