@@ -39,7 +39,7 @@ pub use guarded::{Denial, GuardContext, ToParam};
 pub use money::{Currency, Money, MoneyError, Ratio};
 pub use policy::{
     ApprovalPolicy, Blueprint, BlueprintError, BlueprintErrorKind, CustomPattern, Mode,
-    ScannerPolicy, StorePolicy, ToolKind, ToolPolicy, Tripwires, TrustPolicy,
+    ModelChoice, ScannerPolicy, StorePolicy, ToolKind, ToolPolicy, Tripwires, TrustPolicy,
     DEFAULT_BLUEPRINT_YAML,
 };
 pub use scan::{Scanner, Signal, Source, Verdict};

@@ -79,6 +79,12 @@ pub(crate) fn combine(patterns: f64, unicode: f64, shape: f64) -> f64 {
     (1.0 - (1.0 - patterns.clamp(0.0, 1.0)) * (1.0 - u) * (1.0 - s)).clamp(0.0, 1.0)
 }
 
+/// Adds the learned detector's risk (already capped by `learned::risk`) to the fused risk.
+pub(crate) fn with_learned(risk: f64, learned: f64) -> f64 {
+    let l = learned.clamp(0.0, 1.0);
+    (1.0 - (1.0 - risk.clamp(0.0, 1.0)) * (1.0 - l)).clamp(0.0, 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
