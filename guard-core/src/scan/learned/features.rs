@@ -24,13 +24,14 @@ const SEED_CHAR: u64 = 0x63;
 const SEED_WORD: u64 = 0x77;
 const SEED_BIGRAM: u64 = 0x62;
 
+fn fnv_raw(seed: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET ^ seed, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
 fn fnv(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = (FNV_OFFSET ^ seed).wrapping_mul(FNV_PRIME);
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-    }
-    // FNV's low bits mix poorly for short keys; fold the high half in before masking.
-    h ^ (h >> 29)
+    finish(fnv_raw(seed, bytes))
 }
 
 /// What kind of feature an occurrence is; used only to explain a score.
@@ -53,70 +54,76 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
-/// Calls `f` once per feature occurrence of `canonical`, left to right. Allocates nothing.
-///
-/// Character n-grams run over the text with runs of non-word characters read as one space, and
-/// a space added at both ends so word starts and ends are features of their own (" ignor").
+/// Calls `f` once per feature occurrence of `canonical`. Allocates nothing.
 pub(crate) fn for_each(canonical: &str, mut f: impl FnMut(Occurrence)) {
     char_grams(canonical, &mut f);
     words(canonical, &mut f);
 }
 
+/// Finishes a hash: FNV's low bits mix poorly for short keys, and buckets are the low bits.
+fn finish(h: u64) -> u64 {
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// Character n-grams over the text with every run of non-word characters read as one space and
+/// a space added at both ends, so word starts and ends are features of their own (" ignor").
+///
+/// A ring holds the last five characters; when it is full, the 3-, 4- and 5-grams starting at
+/// its oldest character are hashed in one incremental pass (five mixing steps per character).
 fn char_grams(text: &str, f: &mut impl FnMut(Occurrence)) {
-    // A ring of the last MAX_GRAM character start offsets (in `text`), with a flag for the
-    // virtual leading space. Characters that are not word characters collapse into one space.
-    let mut starts = [0usize; MAX_GRAM];
-    let mut seen = 0usize;
-    // Small stack buffer holding the squashed text of the current window, in UTF-8.
-    let mut window = [0u8; MAX_GRAM * 4];
-    let mut lens = [0usize; MAX_GRAM];
-    let mut prev_space = true;
-    let mut push = |ch: char, at: usize, f: &mut dyn FnMut(Occurrence)| {
-        let mut buf = [0u8; 4];
-        let enc = ch.encode_utf8(&mut buf).as_bytes();
-        // Shift the ring: oldest character out when full.
-        if seen == MAX_GRAM {
-            let drop = lens.first().copied().unwrap_or(0);
-            window.copy_within(drop.., 0);
-            starts.rotate_left(1);
-            lens.rotate_left(1);
-            seen -= 1;
-        }
-        let used: usize = lens.iter().take(seen).sum();
-        if let Some(dst) = window.get_mut(used..used + enc.len()) {
-            dst.copy_from_slice(enc);
-        }
-        if let (Some(s), Some(l)) = (starts.get_mut(seen), lens.get_mut(seen)) {
-            *s = at;
-            *l = enc.len();
-        }
-        seen += 1;
-        let total = used + enc.len();
-        let end = at + enc.len();
-        for n in MIN_GRAM..=seen {
-            let skip: usize = lens.iter().take(seen - n).sum();
-            let (Some(bytes), Some(&from)) = (window.get(skip..total), starts.get(seen - n)) else {
-                continue;
-            };
-            f(Occurrence {
-                hash: fnv(SEED_CHAR, bytes),
-                family: Family::Char,
-                span: from..end.max(from),
-            });
+    let mut ring = [(0u32, 0usize, 0usize); MAX_GRAM]; // (code point, start, end) in `text`
+    let mut len = 0usize;
+    let emit_from_oldest = |ring: &[(u32, usize, usize)], f: &mut dyn FnMut(Occurrence)| {
+        let Some(&(_, from, _)) = ring.first() else {
+            return;
+        };
+        let mut h = FNV_OFFSET ^ SEED_CHAR;
+        for (n, &(cp, _, end)) in ring.iter().enumerate() {
+            h = (h ^ u64::from(cp)).wrapping_mul(FNV_PRIME);
+            if n + 1 >= MIN_GRAM {
+                f(Occurrence {
+                    hash: finish(h),
+                    family: Family::Char,
+                    span: from..end.max(from),
+                });
+            }
         }
     };
-    push(' ', 0, f);
+    let mut push = |cp: u32, start: usize, end: usize, f: &mut dyn FnMut(Occurrence)| {
+        if len == MAX_GRAM {
+            emit_from_oldest(&ring, f);
+            ring.copy_within(1.., 0);
+            len -= 1;
+        }
+        if let Some(slot) = ring.get_mut(len) {
+            *slot = (cp, start, end);
+        }
+        len += 1;
+    };
+    let space = u32::from(b' ');
+    // The virtual leading space maps to the first character: spans stay inside the text.
+    push(space, 0, 0, f);
+    let mut prev_space = true;
     for (i, ch) in text.char_indices() {
         if is_word_char(ch) {
-            push(ch, i, f);
+            push(u32::from(ch), i, i + ch.len_utf8(), f);
             prev_space = false;
         } else if !prev_space {
-            push(' ', i, f);
+            push(space, i, i, f);
             prev_space = true;
         }
     }
     if !prev_space {
-        push(' ', text.len(), f);
+        push(space, text.len(), text.len(), f);
+    }
+    // The last starts have fewer than five characters after them.
+    let mut k = 0;
+    while len.saturating_sub(k) >= MIN_GRAM {
+        if let Some(rest) = ring.get(k..len) {
+            emit_from_oldest(rest, f);
+        }
+        k += 1;
     }
 }
 
@@ -135,13 +142,13 @@ fn words(text: &str, f: &mut impl FnMut(Occurrence)) {
         if let Some(p) = prev.take() {
             if let Some(first) = text.get(p.clone()) {
                 // Hash "first second" without building the string.
-                let h = fnv(SEED_BIGRAM, first.as_bytes());
+                let h = fnv_raw(SEED_BIGRAM, first.as_bytes());
                 let h = [b' ']
                     .iter()
                     .chain(word.as_bytes())
-                    .fold(h ^ (h >> 29), |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+                    .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
                 f(Occurrence {
-                    hash: h ^ (h >> 29),
+                    hash: finish(h),
                     family: Family::Bigram,
                     span: p.start..r.end,
                 });
@@ -228,6 +235,6 @@ mod tests {
         let mut second = Vec::new();
         for_each("where is my order", |o| second.push(o.hash));
         assert_eq!(first, second);
-        assert_eq!(fnv(SEED_WORD, b"refund"), 0x1f2c_8f74_f111_9654);
+        assert_eq!(fnv(SEED_WORD, b"refund"), 0x6543_14a5_7763_b279);
     }
 }

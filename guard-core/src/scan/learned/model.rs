@@ -288,6 +288,13 @@ impl LearnedModel {
         z
     }
 
+    /// The model alone on an already canonical text, for benchmarks: what inference costs
+    /// without the scanner's normalisation.
+    #[doc(hidden)]
+    pub fn probability_of_canonical(&self, canonical: &str, shape: &ShapeFeatures) -> f64 {
+        self.probability(canonical, shape)
+    }
+
     /// Probability that `canonical` (with shape `shape`) is an attack. O(length), no
     /// allocation.
     pub(crate) fn probability(&self, canonical: &str, shape: &ShapeFeatures) -> f64 {
