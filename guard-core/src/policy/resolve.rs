@@ -9,8 +9,8 @@ use super::defaults::{TierDefaults, TIERS};
 use super::load::{BlueprintError, BlueprintErrorKind};
 use super::raw::*;
 use super::{
-    ApprovalPolicy, Blueprint, CustomPattern, Mode, ModelChoice, ScannerPolicy, StorePolicy, ToolKind,
-    ToolPolicy, Tripwires, TrustPolicy,
+    ApprovalPolicy, Blueprint, CustomPattern, Mode, ModelChoice, ScannerPolicy, StorePolicy,
+    ToolKind, ToolPolicy, Tripwires, TrustPolicy,
 };
 use crate::money::{Currency, Money, Ratio};
 use crate::tier::AclTier;

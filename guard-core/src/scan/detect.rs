@@ -7,8 +7,8 @@ use std::ops::Range;
 use regex::{Regex, RegexBuilder};
 
 use super::decode::RotationIndex;
-use super::learned::{LearnedDetector, LearnedModel};
 use super::fuse::{self, Scored};
+use super::learned::{LearnedDetector, LearnedModel};
 use super::patterns::{self, Finding, Hit, Lexicon, Role, RuleSet};
 use super::segments::segment_starts;
 use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};

@@ -23,8 +23,8 @@ use thiserror::Error;
 
 use crate::policy::{ModelChoice, ScannerPolicy};
 
-pub use normalize::canonical_view;
 pub use learned::{LearnedModel, ModelError};
+pub use normalize::canonical_view;
 pub use shape::{BaselineError, ShapeBaseline, ShapeFeatures, FEATURES};
 
 /// Where the scanned text comes from. Injections found in tool output do not lower the

@@ -60,6 +60,25 @@ pub(crate) fn for_each(canonical: &str, mut f: impl FnMut(Occurrence)) {
     words(canonical, &mut f);
 }
 
+/// Hashes the 3-, 4- and 5-grams starting at the ring's oldest character (generic, not `dyn`,
+/// so the per-occurrence call inlines).
+fn emit_from_oldest<F: FnMut(Occurrence)>(ring: &[(u32, usize, usize)], f: &mut F) {
+    let Some(&(_, from, _)) = ring.first() else {
+        return;
+    };
+    let mut h = FNV_OFFSET ^ SEED_CHAR;
+    for (n, &(cp, _, end)) in ring.iter().enumerate() {
+        h = (h ^ u64::from(cp)).wrapping_mul(FNV_PRIME);
+        if n + 1 >= MIN_GRAM {
+            f(Occurrence {
+                hash: finish(h),
+                family: Family::Char,
+                span: from..end.max(from),
+            });
+        }
+    }
+}
+
 /// Finishes a hash: FNV's low bits mix poorly for short keys, and buckets are the low bits.
 fn finish(h: u64) -> u64 {
     let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -71,26 +90,10 @@ fn finish(h: u64) -> u64 {
 ///
 /// A ring holds the last five characters; when it is full, the 3-, 4- and 5-grams starting at
 /// its oldest character are hashed in one incremental pass (five mixing steps per character).
-fn char_grams(text: &str, f: &mut impl FnMut(Occurrence)) {
+fn char_grams<F: FnMut(Occurrence)>(text: &str, f: &mut F) {
     let mut ring = [(0u32, 0usize, 0usize); MAX_GRAM]; // (code point, start, end) in `text`
     let mut len = 0usize;
-    let emit_from_oldest = |ring: &[(u32, usize, usize)], f: &mut dyn FnMut(Occurrence)| {
-        let Some(&(_, from, _)) = ring.first() else {
-            return;
-        };
-        let mut h = FNV_OFFSET ^ SEED_CHAR;
-        for (n, &(cp, _, end)) in ring.iter().enumerate() {
-            h = (h ^ u64::from(cp)).wrapping_mul(FNV_PRIME);
-            if n + 1 >= MIN_GRAM {
-                f(Occurrence {
-                    hash: finish(h),
-                    family: Family::Char,
-                    span: from..end.max(from),
-                });
-            }
-        }
-    };
-    let mut push = |cp: u32, start: usize, end: usize, f: &mut dyn FnMut(Occurrence)| {
+    let mut push = |cp: u32, start: usize, end: usize, f: &mut F| {
         if len == MAX_GRAM {
             emit_from_oldest(&ring, f);
             ring.copy_within(1.., 0);

@@ -194,8 +194,7 @@ pub fn train(rows: &[&Prepared], opts: &TrainOptions) -> LearnedModel {
         .map(|r| {
             let mut x = [0.0; SHAPE_DIMS];
             for (k, v) in x.iter_mut().enumerate() {
-                if let (Some(f), Some(m), Some(s)) =
-                    (r.shape.0.get(k), mean.get(k), spread.get(k))
+                if let (Some(f), Some(m), Some(s)) = (r.shape.0.get(k), mean.get(k), spread.get(k))
                 {
                     *v = features::squash((f - m) / s);
                 }
