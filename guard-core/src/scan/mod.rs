@@ -217,7 +217,7 @@ impl Scanner {
             }
         }
         let risk = fuse::combine(analysis.patterns, analysis.unicode, analysis.shape);
-        let risk = fuse::with_learned(risk, analysis.learned);
+        let risk = fuse::with_learned(risk, analysis.patterns, analysis.learned);
         let mut signals = analysis.signals;
         signals.sort_by(|a, b| b.score.total_cmp(&a.score));
         signals.truncate(32);
