@@ -467,7 +467,9 @@ fn non_shape_signals(
     let mut out: Vec<_> = v
         .signals()
         .iter()
-        .filter(|s| s.detector() != "shape")
+        // The learned detector also reads shape features of the original text, which the
+        // appended zero-width space changes.
+        .filter(|s| s.detector() != "shape" && s.detector() != "learned")
         .map(|s| {
             (
                 s.detector().to_owned(),

@@ -10,12 +10,22 @@
 use std::sync::OnceLock;
 
 use guard_core::scan::canonical_view;
-use guard_core::{Blueprint, Scanner, Source, Verdict};
+use guard_core::{Blueprint, ModelChoice, Scanner, Source, Verdict};
 use proptest::prelude::*;
 
 fn scanner() -> &'static Scanner {
     static S: OnceLock<Scanner> = OnceLock::new();
     S.get_or_init(|| Scanner::new(Blueprint::embedded_default().unwrap().scanner()).unwrap())
+}
+
+/// Without the learned detector, which reads shape features of the original text (an appended
+/// zero-width space changes them); the paths compared here are normalisation's.
+fn scanner_without_model() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| {
+        let bp = Blueprint::embedded_default().unwrap();
+        Scanner::new(&bp.scanner().clone().with_model(ModelChoice::Off)).unwrap()
+    })
 }
 
 const ATTACKS: &[&str] = &[
@@ -159,8 +169,8 @@ fn attack_ascii() -> impl Strategy<Value = String> {
 /// Tool-output verdicts have no shape score, so a trailing zero-width space (removed, counted
 /// as nothing, but forcing the non-ASCII paths) must leave the whole verdict unchanged.
 fn fast_and_general_paths_agree(s: &str) -> Result<(), TestCaseError> {
-    let fast = scanner().scan(s, Source::ToolOutput);
-    let slow = scanner().scan(&format!("{s}\u{200B}"), Source::ToolOutput);
+    let fast = scanner_without_model().scan(s, Source::ToolOutput);
+    let slow = scanner_without_model().scan(&format!("{s}\u{200B}"), Source::ToolOutput);
     // Whole-message spans of the slow variant also cover the appended character: clip.
     let n = s.len();
     let key = |v: &Verdict| {

@@ -1,5 +1,5 @@
-//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all]`: measure the scanner on
-//! labelled JSON Lines (`text`, `label` = attack|benign, `kind`).
+//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all] [--learned on|off]`: measure
+//! the scanner on labelled JSON Lines (`text`, `label` = attack|benign, `kind`).
 //!
 //! Rows are split deterministically by a hash of their `id` (FNV-1a, one in five to the
 //! holdout) so tuning can look at `tune` while `holdout` stays unseen. Rows whose `kind`
@@ -11,10 +11,16 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use guard_core::{Guard, Source};
+use guard_core::{ModelChoice, Scanner, Source};
 use serde_json::{json, Value as Json};
 
 use crate::io::load_policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Learned {
+    On,
+    Off,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Split {
@@ -38,6 +44,13 @@ pub struct Args {
     /// Which rows to measure: `all` reports tune and holdout separately as well.
     #[arg(long, value_enum, default_value = "all")]
     split: Split,
+    /// Run the learned detector (`on`: the blueprint's `scanner.model`; `off`: without it).
+    #[arg(long, value_enum, default_value = "on")]
+    learned: Learned,
+    /// Write per-row scores (risk without the learned detector, model probability) as JSON
+    /// Lines to this file, for tuning the fusion.
+    #[arg(long, hide = true)]
+    dump_scores: Option<PathBuf>,
     /// Print up to N misclassified rows of the selected split to standard error.
     #[arg(long, hide = true, default_value_t = 0)]
     errors: usize,
@@ -49,7 +62,7 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
-fn in_holdout(id: &str) -> bool {
+pub(crate) fn in_holdout(id: &str) -> bool {
     fnv1a(id) % 5 == 0
 }
 
@@ -87,7 +100,7 @@ fn wilson(k: u64, n: u64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -105,15 +118,15 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-struct Row {
-    id: String,
-    text: String,
-    attack: bool,
-    kind: String,
-    source: Source,
+pub(crate) struct Row {
+    pub(crate) id: String,
+    pub(crate) text: String,
+    pub(crate) attack: bool,
+    pub(crate) kind: String,
+    pub(crate) source: Source,
 }
 
-fn read_rows(path: &Path, malformed: &mut u64) -> Result<Vec<Row>, String> {
+pub(crate) fn read_rows(path: &Path, malformed: &mut u64) -> Result<Vec<Row>, String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut rows = Vec::new();
@@ -184,10 +197,23 @@ pub fn run(args: Args) -> ExitCode {
 
 fn run_inner(args: &Args) -> Result<bool, String> {
     let blueprint = load_policy(args.policy.as_ref())?;
-    let guard = Guard::builder()
-        .blueprint(blueprint)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut policy = blueprint.scanner().clone();
+    if args.learned == Learned::Off {
+        policy = policy.with_model(ModelChoice::Off);
+    }
+    let scanner = Scanner::new(&policy).map_err(|e| e.to_string())?;
+    let mut dump = match &args.dump_scores {
+        Some(path) => Some((
+            std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+            ),
+            Scanner::new(&blueprint.scanner().clone().with_model(ModelChoice::Off))
+                .map_err(|e| e.to_string())?,
+            Scanner::new(blueprint.scanner()).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
     let mut malformed = 0u64;
     let mut all_rows = Vec::new();
     for f in files(&args.paths)? {
@@ -221,7 +247,15 @@ fn run_inner(args: &Args) -> Result<bool, String> {
         if !selected {
             continue;
         }
-        let verdict = guard.scan_text(&row.text, row.source);
+        let verdict = scanner.scan(&row.text, row.source);
+        if let Some((w, off, on)) = dump.as_mut() {
+            let line = json!({
+                "file": file, "id": row.id, "kind": row.kind, "attack": row.attack,
+                "holdout": holdout, "risk_off": off.scan(&row.text, row.source).risk(),
+                "p": on.learned_probability(&row.text, row.source),
+            });
+            writeln!(w, "{line}").map_err(|e| format!("cannot write scores: {e}"))?;
+        }
         let blocked = verdict.blocked();
         if errors_left > 0 && blocked != row.attack {
             errors_left -= 1;

@@ -11,6 +11,7 @@ mod io;
 mod replay;
 mod scan_cmd;
 mod time;
+mod train;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Eval(eval::Args),
     /// Fit a shape baseline from a deployment's own benign messages.
     Baseline(baseline::Args),
+    /// Train the scanner's learned detector on labelled JSON Lines.
+    Train(train::Args),
     /// Serve a live, read-only dashboard of an audit file (loopback only by default).
     Dashboard(dashboard::Args),
     /// Re-decide an audit trail under a candidate blueprint and report what would change.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Baseline(args) => baseline::run(args),
+        Command::Train(args) => train::run(args),
         Command::Dashboard(args) => dashboard::run(args),
         Command::Replay(args) => replay::run(args),
     }

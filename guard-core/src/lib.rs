@@ -39,8 +39,8 @@ pub use guarded::{Denial, GuardContext, ToParam};
 pub use money::{Currency, Money, MoneyError, Ratio};
 pub use policy::{
     ApprovalPolicy, Blueprint, BlueprintError, BlueprintErrorKind, CustomPattern, Mode,
-    OnStoreUnavailable, ScannerPolicy, StorePolicy, ToolKind, ToolPolicy, Tripwires, TrustPolicy,
-    DEFAULT_BLUEPRINT_YAML,
+    ModelChoice, OnStoreUnavailable, ScannerPolicy, StorePolicy, ToolKind, ToolPolicy, Tripwires,
+    TrustPolicy, DEFAULT_BLUEPRINT_YAML,
 };
 pub use scan::{Scanner, Signal, Source, Verdict};
 pub use tier::{AclTier, TierError};

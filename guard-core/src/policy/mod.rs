@@ -303,6 +303,20 @@ pub struct ScannerPolicy {
     pub(crate) custom_patterns: Vec<CustomPattern>,
     /// A fitted shape baseline, resolved relative to the blueprint file.
     pub(crate) baseline: Option<PathBuf>,
+    /// Which learned model the scanner runs.
+    pub(crate) model: ModelChoice,
+}
+
+/// The learned detector's model (`scanner.model`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ModelChoice {
+    /// The model embedded in guard-core (no `scanner.model`, or `default`).
+    #[default]
+    Embedded,
+    /// No learned detector (`scanner.model: none`).
+    Off,
+    /// A deployment's own model from `guard train`, resolved relative to the blueprint file.
+    File(PathBuf),
 }
 
 impl ScannerPolicy {
@@ -325,6 +339,16 @@ impl ScannerPolicy {
     /// Path of a fitted shape baseline, if any.
     pub fn baseline(&self) -> Option<&Path> {
         self.baseline.as_deref()
+    }
+    /// The learned model the scanner runs.
+    pub fn model(&self) -> &ModelChoice {
+        &self.model
+    }
+    /// The same settings with another learned model (used by `guard eval --learned off`).
+    #[must_use]
+    pub fn with_model(mut self, model: ModelChoice) -> Self {
+        self.model = model;
+        self
     }
 }
 

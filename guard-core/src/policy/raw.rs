@@ -112,6 +112,7 @@ pub(super) struct RawScanner {
     pub max_message_bytes: Option<NonZeroU32>,
     pub custom_patterns: Option<Vec<RawCustomPattern>>,
     pub baseline: Option<String>,
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,8 +9,8 @@ use super::defaults::{TierDefaults, TIERS};
 use super::load::{BlueprintError, BlueprintErrorKind};
 use super::raw::*;
 use super::{
-    ApprovalPolicy, Blueprint, CustomPattern, Mode, ScannerPolicy, StorePolicy, ToolKind,
-    ToolPolicy, Tripwires, TrustPolicy,
+    ApprovalPolicy, Blueprint, CustomPattern, Mode, ModelChoice, ScannerPolicy, StorePolicy,
+    ToolKind, ToolPolicy, Tripwires, TrustPolicy,
 };
 use crate::money::{Currency, Money, Ratio};
 use crate::tier::AclTier;
@@ -90,6 +90,7 @@ pub(super) fn merge(c: RawBlueprint, p: RawBlueprint) -> RawBlueprint {
             max_message_bytes: pick(c.max_message_bytes, p.max_message_bytes),
             custom_patterns: pick(c.custom_patterns, p.custom_patterns),
             baseline: pick(c.baseline, p.baseline),
+            model: pick(c.model, p.model),
         }),
         store: merge_opt(c.store, p.store, |c, p| RawStore {
             url: pick(c.url, p.url),
@@ -445,6 +446,18 @@ pub(super) fn resolve(
         max_message_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
         custom_patterns,
         baseline: sc.baseline.map(|b| base_dir.join(b)),
+        model: match sc.model.as_deref() {
+            None | Some("default") => ModelChoice::Embedded,
+            Some("none") => ModelChoice::Off,
+            Some("") => {
+                return Err(err(
+                    K::InvalidValue,
+                    file,
+                    "scanner.model is empty (a path, \"default\" or \"none\")",
+                ))
+            }
+            Some(path) => ModelChoice::File(base_dir.join(path)),
+        },
     };
     if scanner.flag_threshold > scanner.block_threshold {
         return Err(err(

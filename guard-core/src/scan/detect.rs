@@ -8,6 +8,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::decode::RotationIndex;
 use super::fuse::{self, Scored};
+use super::learned::{LearnedDetector, LearnedModel};
 use super::patterns::{self, Finding, Hit, Lexicon, Role, RuleSet};
 use super::segments::segment_starts;
 use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
@@ -31,6 +32,8 @@ pub(crate) struct Evidence {
     pub signals: Vec<Signal>,
     pub unicode: Vec<f64>,
     pub shape: f64,
+    /// Risk from the learned detector (already mapped through `learned::risk`).
+    pub learned: f64,
 }
 
 impl Evidence {
@@ -249,7 +252,7 @@ struct ShapeDetector {
     baseline: ShapeBaseline,
 }
 
-fn pattern_counts(input: &Input<'_>) -> PatternCounts {
+pub(crate) fn pattern_counts(input: &Input<'_>) -> PatternCounts {
     let hits = input.hits.first().map_or(&[][..], Vec::as_slice);
     let imperative = Role::Override.bit()
         | Role::Reveal.bit()
@@ -293,6 +296,7 @@ pub(crate) struct Analysis {
     pub patterns: f64,
     pub unicode: f64,
     pub shape: f64,
+    pub learned: f64,
     pub signals: Vec<Signal>,
 }
 
@@ -315,12 +319,14 @@ pub(crate) struct Engine {
     rotation: RotationIndex,
     patterns: PatternDetector,
     detectors: Vec<Box<dyn Detector>>,
+    learned: Option<LearnedDetector>,
 }
 
 impl Engine {
     pub(crate) fn new(
         custom: &[CustomPattern],
         baseline: ShapeBaseline,
+        learned: Option<LearnedModel>,
     ) -> Result<Self, ScanError> {
         let mut compiled = Vec::with_capacity(custom.len());
         for c in custom {
@@ -349,6 +355,7 @@ impl Engine {
             Box::new(CustomDetector { patterns: compiled }),
             Box::new(ShapeDetector { baseline }),
         ];
+        let learned = learned.map(|model| LearnedDetector { model });
         Ok(Self {
             lexicon: Lexicon::new()?,
             rotation: RotationIndex::new(),
@@ -356,6 +363,7 @@ impl Engine {
                 rules: RuleSet::new()?,
             },
             detectors,
+            learned,
         })
     }
 
@@ -389,11 +397,15 @@ impl Engine {
         for d in &self.detectors {
             d.detect(&input, &mut ev);
         }
+        if let Some(d) = &self.learned {
+            d.detect(&input, &mut ev);
+        }
         let unicode = 1.0 - ev.unicode.iter().fold(1.0, |acc, s| acc * (1.0 - s));
         Analysis {
             patterns: fuse::pattern_risk(&ev.scored),
             unicode,
             shape: ev.shape,
+            learned: ev.learned,
             signals: ev.signals,
         }
     }
@@ -436,6 +448,11 @@ impl Engine {
     pub(crate) fn shape_features(&self, text: &str) -> ShapeFeatures {
         let input = self.prepare(text, Source::Customer);
         ShapeFeatures::of(text, pattern_counts(&input))
+    }
+
+    pub(crate) fn learned_probability(&self, text: &str, source: Source) -> Option<f64> {
+        let input = self.prepare(text, source);
+        self.learned.as_ref()?.probability(&input)
     }
 
     pub(crate) fn bare_phrase_pass(&self, text: &str) -> usize {

@@ -79,6 +79,20 @@ pub(crate) fn combine(patterns: f64, unicode: f64, shape: f64) -> f64 {
     (1.0 - (1.0 - patterns.clamp(0.0, 1.0)) * (1.0 - u) * (1.0 - s)).clamp(0.0, 1.0)
 }
 
+/// Pattern risk from which the learned detector no longer adds anything: by then the rules have
+/// seen the phrases themselves and weighed their context (a quoted, reported attempt), which a
+/// bag of n-grams cannot; the model must not undo that discount.
+pub(crate) const LEARNED_PATTERN_CEILING: f64 = 0.4;
+
+/// Adds the learned detector's risk (already capped by `learned::risk`) to the fused risk.
+pub(crate) fn with_learned(risk: f64, patterns: f64, learned: f64) -> f64 {
+    if patterns >= LEARNED_PATTERN_CEILING {
+        return risk.clamp(0.0, 1.0);
+    }
+    let l = learned.clamp(0.0, 1.0);
+    (1.0 - (1.0 - risk.clamp(0.0, 1.0)) * (1.0 - l)).clamp(0.0, 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

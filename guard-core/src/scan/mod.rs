@@ -10,6 +10,7 @@
 mod decode;
 mod detect;
 mod fuse;
+pub mod learned;
 mod normalize;
 mod patterns;
 mod segments;
@@ -20,8 +21,9 @@ use std::ops::Range;
 
 use thiserror::Error;
 
-use crate::policy::ScannerPolicy;
+use crate::policy::{ModelChoice, ScannerPolicy};
 
+pub use learned::{LearnedModel, ModelError};
 pub use normalize::canonical_view;
 pub use shape::{BaselineError, ShapeBaseline, ShapeFeatures, FEATURES};
 
@@ -113,6 +115,9 @@ pub enum ScanError {
     /// The shape baseline named by `scanner.baseline` could not be loaded.
     #[error("shape baseline: {0}")]
     Baseline(#[from] BaselineError),
+    /// The learned model named by `scanner.model` (or the embedded one) could not be loaded.
+    #[error("learned model: {0}")]
+    Model(#[from] ModelError),
     /// A built-in pattern failed to compile (a bug, reported rather than panicking).
     #[error("internal scanner error: {0}")]
     Internal(String),
@@ -149,7 +154,12 @@ impl Scanner {
             Some(path) => ShapeBaseline::from_file(path)?,
             None => ShapeBaseline::embedded_default()?,
         };
-        let engine = detect::Engine::new(&policy.custom_patterns, baseline)?;
+        let learned = match &policy.model {
+            ModelChoice::Embedded => Some(LearnedModel::embedded_default()?),
+            ModelChoice::File(path) => Some(LearnedModel::from_file(path)?),
+            ModelChoice::Off => None,
+        };
+        let engine = detect::Engine::new(&policy.custom_patterns, baseline, learned)?;
         Ok(Self {
             max_message_bytes: policy.max_message_bytes,
             block_threshold: policy.block_threshold,
@@ -207,6 +217,7 @@ impl Scanner {
             }
         }
         let risk = fuse::combine(analysis.patterns, analysis.unicode, analysis.shape);
+        let risk = fuse::with_learned(risk, analysis.patterns, analysis.learned);
         let mut signals = analysis.signals;
         signals.sort_by(|a, b| b.score.total_cmp(&a.score));
         signals.truncate(32);
@@ -230,6 +241,13 @@ impl Scanner {
     /// Shape features of `text` as this scanner measures them (used to fit baselines).
     pub fn shape_features(&self, text: &str) -> ShapeFeatures {
         self.engine.shape_features(text)
+    }
+
+    /// The learned detector's raw probability for `text`, before fusion (`None` when the
+    /// scanner runs without a model). For tuning and diagnostics; not a verdict.
+    #[doc(hidden)]
+    pub fn learned_probability(&self, text: &str, source: Source) -> Option<f64> {
+        self.engine.learned_probability(text, source)
     }
 
     /// Runs only the phrase automaton over `text` and counts raw matches: the floor any phrase
