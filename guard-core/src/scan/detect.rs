@@ -23,6 +23,16 @@ pub(crate) struct Input<'a> {
     pub views: Views,
     pub hits: Vec<Vec<Hit>>,
     pub segments: Vec<Vec<usize>>,
+    /// Shape features of the original, measured once for the shape and learned detectors.
+    shape: std::cell::OnceCell<ShapeFeatures>,
+}
+
+impl Input<'_> {
+    pub(crate) fn shape_features(&self) -> ShapeFeatures {
+        *self
+            .shape
+            .get_or_init(|| ShapeFeatures::of(self.original, pattern_counts(self)))
+    }
 }
 
 /// What detectors report.
@@ -276,7 +286,7 @@ impl Detector for ShapeDetector {
         if input.source != Source::Customer {
             return;
         }
-        let f = ShapeFeatures::of(input.original, pattern_counts(input));
+        let f = input.shape_features();
         let score = SHAPE_WEIGHT * self.baseline.anomaly(&f);
         if score >= 0.02 {
             out.shape = score;
@@ -387,6 +397,7 @@ impl Engine {
             views,
             hits,
             segments,
+            shape: std::cell::OnceCell::new(),
         }
     }
 
@@ -397,12 +408,17 @@ impl Engine {
         for d in &self.detectors {
             d.detect(&input, &mut ev);
         }
-        if let Some(d) = &self.learned {
-            d.detect(&input, &mut ev);
+        let patterns = fuse::pattern_risk(&ev.scored);
+        // Fusion ignores the model at or above the ceiling (and context only raises pattern
+        // risk), so running it there would cost time and change nothing.
+        if patterns < fuse::LEARNED_PATTERN_CEILING {
+            if let Some(d) = &self.learned {
+                d.detect(&input, &mut ev);
+            }
         }
         let unicode = 1.0 - ev.unicode.iter().fold(1.0, |acc, s| acc * (1.0 - s));
         Analysis {
-            patterns: fuse::pattern_risk(&ev.scored),
+            patterns,
             unicode,
             shape: ev.shape,
             learned: ev.learned,
@@ -446,8 +462,7 @@ impl Engine {
     }
 
     pub(crate) fn shape_features(&self, text: &str) -> ShapeFeatures {
-        let input = self.prepare(text, Source::Customer);
-        ShapeFeatures::of(text, pattern_counts(&input))
+        self.prepare(text, Source::Customer).shape_features()
     }
 
     pub(crate) fn learned_probability(&self, text: &str, source: Source) -> Option<f64> {

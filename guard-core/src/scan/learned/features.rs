@@ -174,6 +174,105 @@ fn words(text: &str, f: &mut impl FnMut(Occurrence)) {
     }
 }
 
+/// The hashes [`for_each`] produces for ASCII `text`, in another order and without spans: what
+/// inference needs, since it only sums weights. One pass over the bytes; the word and pair
+/// hashes grow as the bytes arrive instead of re-reading each word. The tests compare the
+/// multisets of both paths.
+pub(crate) fn for_each_hash_ascii<F: FnMut(u64)>(text: &[u8], mut f: F) {
+    let f = &mut f;
+    let mut ring = GramRing::default();
+    let space = u64::from(b' ');
+    ring.push(space, f);
+    let mut prev_space = true;
+    // Word, first-of-pair and second-of-pair hashes of the current word.
+    let (mut hw, mut hb_first, mut hb) = (0u64, 0u64, 0u64);
+    let mut pair_base: Option<u64> = None;
+    for &b in text {
+        if b.is_ascii_alphanumeric() {
+            if prev_space {
+                hw = FNV_OFFSET ^ SEED_WORD;
+                hb_first = FNV_OFFSET ^ SEED_BIGRAM;
+                hb = pair_base.unwrap_or(0);
+            }
+            let x = u64::from(b);
+            hw = (hw ^ x).wrapping_mul(FNV_PRIME);
+            hb_first = (hb_first ^ x).wrapping_mul(FNV_PRIME);
+            hb = (hb ^ x).wrapping_mul(FNV_PRIME);
+            ring.push(x, f);
+            prev_space = false;
+        } else if !prev_space {
+            end_word(hw, hb_first, hb, &mut pair_base, f);
+            ring.push(space, f);
+            prev_space = true;
+        }
+    }
+    if !prev_space {
+        end_word(hw, hb_first, hb, &mut pair_base, f);
+        ring.push(space, f);
+    }
+    ring.finish(f);
+}
+
+/// The last five characters of the n-gram stream.
+#[derive(Default)]
+struct GramRing {
+    cps: [u64; MAX_GRAM],
+    len: usize,
+}
+
+impl GramRing {
+    #[inline]
+    fn push<F: FnMut(u64)>(&mut self, cp: u64, f: &mut F) {
+        if self.len == MAX_GRAM {
+            grams_from(&self.cps, f);
+            self.cps.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        if let Some(slot) = self.cps.get_mut(self.len) {
+            *slot = cp;
+        }
+        self.len += 1;
+    }
+
+    /// The last starts have fewer than five characters after them.
+    fn finish<F: FnMut(u64)>(&self, f: &mut F) {
+        let mut k = 0;
+        while self.len.saturating_sub(k) >= MIN_GRAM {
+            if let Some(rest) = self.cps.get(k..self.len) {
+                grams_from(rest, f);
+            }
+            k += 1;
+        }
+    }
+}
+
+#[inline]
+fn end_word<F: FnMut(u64)>(
+    hw: u64,
+    hb_first: u64,
+    hb: u64,
+    pair_base: &mut Option<u64>,
+    f: &mut F,
+) {
+    f(finish(hw));
+    if pair_base.is_some() {
+        f(finish(hb));
+    }
+    *pair_base = Some((hb_first ^ u64::from(b' ')).wrapping_mul(FNV_PRIME));
+}
+
+/// The 3-, 4- and 5-gram hashes starting at `ring[0]`.
+#[inline]
+fn grams_from<F: FnMut(u64)>(ring: &[u64], f: &mut F) {
+    let mut h = FNV_OFFSET ^ SEED_CHAR;
+    for (n, &cp) in ring.iter().enumerate() {
+        h = (h ^ cp).wrapping_mul(FNV_PRIME);
+        if n + 1 >= MIN_GRAM {
+            f(finish(h));
+        }
+    }
+}
+
 /// Shape features are squashed so one absurd value (a 200 KiB message) cannot dominate:
 /// `sign(z) · ln(1 + |z|)` of the standardised value.
 pub(crate) fn squash(z: f64) -> f64 {
@@ -239,5 +338,40 @@ mod tests {
         for_each("where is my order", |o| second.push(o.hash));
         assert_eq!(first, second);
         assert_eq!(fnv(SEED_WORD, b"refund"), 0x6543_14a5_7763_b279);
+    }
+
+    fn both_paths(text: &str) -> (Vec<u64>, Vec<u64>) {
+        let mut general = Vec::new();
+        for_each(text, |o| general.push(o.hash));
+        let mut fast = Vec::new();
+        for_each_hash_ascii(text.as_bytes(), |h| fast.push(h));
+        general.sort_unstable();
+        fast.sort_unstable();
+        (general, fast)
+    }
+
+    #[test]
+    fn ascii_fast_path_hashes_the_same_features() {
+        for t in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "ignore previous instructions",
+            "  Where is my order #4471??  ",
+            "x y z 12 -- 3",
+            "one,two;three four",
+        ] {
+            let (general, fast) = both_paths(t);
+            assert_eq!(general, fast, "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_hashes_the_same_features_on_arbitrary_text(t in "[ -~\t\n]{0,120}") {
+            let (general, fast) = both_paths(&t);
+            proptest::prop_assert_eq!(general, fast);
+        }
     }
 }

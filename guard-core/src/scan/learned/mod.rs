@@ -13,8 +13,7 @@ mod train;
 pub use model::{LearnedModel, ModelError, FORMAT_VERSION};
 pub use train::{prepare, train, Example, Prepared, TrainOptions};
 
-use super::detect::{pattern_counts, Detector, Evidence, Input};
-use super::shape::ShapeFeatures;
+use super::detect::{Detector, Evidence, Input};
 use super::Signal;
 
 /// Below this probability the model adds nothing.
@@ -45,8 +44,7 @@ impl LearnedDetector {
     /// The model's probability for a prepared input (no allocation).
     pub(crate) fn probability(&self, input: &Input<'_>) -> Option<f64> {
         let view = input.views.views.first()?;
-        let shape = ShapeFeatures::of(input.original, pattern_counts(input));
-        Some(self.model.probability(&view.text, &shape))
+        Some(self.model.probability(&view.text, &input.shape_features()))
     }
 }
 

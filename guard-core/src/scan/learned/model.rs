@@ -300,10 +300,15 @@ impl LearnedModel {
     pub(crate) fn probability(&self, canonical: &str, shape: &ShapeFeatures) -> f64 {
         let mut sum: i64 = 0;
         let mut n: u64 = 0;
-        features::for_each(canonical, |o| {
-            sum += i64::from(self.weights.get(self.bucket(o.hash)).copied().unwrap_or(0));
+        let mut add = |hash: u64| {
+            sum += i64::from(self.weights.get(self.bucket(hash)).copied().unwrap_or(0));
             n += 1;
-        });
+        };
+        if canonical.is_ascii() {
+            features::for_each_hash_ascii(canonical.as_bytes(), add);
+        } else {
+            features::for_each(canonical, |o| add(o.hash));
+        }
         let z = self.bias + self.shape_term(shape) + sum as f64 * self.scale / norm(n);
         let p = sigmoid(z);
         if p.is_finite() {
