@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use super::normalize::is_invisible;
+
 /// Shortest run worth decoding: shorter runs are words, ids and hashes fragments.
 const MIN_BASE64: usize = 16;
 const MIN_HEX: usize = 16;
@@ -50,20 +52,31 @@ pub(crate) fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Decoded bytes that read as text: valid UTF-8, mostly letters and spaces, a few words.
+/// White space and invisible characters are left out of the letter share, so a payload that
+/// is itself spaced out ("i g n o r e") or sprinkled with zero-width characters still reads as
+/// text, and digits count with letters, so leetspeak does too.
 fn readable(bytes: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(bytes).ok()?;
     let total = s.chars().count();
     if total < 6 {
         return None;
     }
+    let invisible = s.chars().filter(|&c| is_invisible(c)).count();
+    let blank = s.chars().filter(|c| c.is_whitespace()).count() + invisible;
     let good = s
         .chars()
         .filter(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_ascii_punctuation())
-        .count();
+        .count()
+        + invisible;
     let spaces = s.chars().filter(|c| *c == ' ').count();
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
-    (good * 100 >= total * 90 && letters * 2 >= total && (spaces >= 1 || !s.is_ascii()))
-        .then(|| s.to_owned())
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let ink = total - blank;
+    (good * 100 >= total * 90
+        && letters * 3 >= ink
+        && (letters + digits) * 4 >= ink * 3
+        && (spaces >= 1 || !s.is_ascii()))
+    .then(|| s.to_owned())
 }
 
 fn runs(text: &str, is_member: impl Fn(u8) -> bool, min: usize) -> Vec<Range<usize>> {
