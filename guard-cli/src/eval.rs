@@ -1,5 +1,6 @@
-//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all]`: measure the scanner on
-//! labelled JSON Lines (`text`, `label` = attack|benign, `kind`).
+//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all] [--transform NAME]`: measure
+//! the scanner on labelled JSON Lines (`text`, `label` = attack|benign, `kind`), optionally after
+//! an evasion transform (`guard-evasion`) rewrote every row.
 //!
 //! Rows are split deterministically by a hash of their `id` (FNV-1a, one in five to the
 //! holdout) so tuning can look at `tune` while `holdout` stays unseen. Rows whose `kind`
@@ -11,7 +12,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use guard_core::{Guard, Source};
+use guard_core::{Guard, Scanner, Source};
+use guard_evasion::Chain;
 use serde_json::{json, Value as Json};
 
 use crate::io::load_policy;
@@ -38,6 +40,13 @@ pub struct Args {
     /// Which rows to measure: `all` reports tune and holdout separately as well.
     #[arg(long, value_enum, default_value = "all")]
     split: Split,
+    /// Rewrite every row with an evasion transform before scanning, seeded by the row id:
+    /// random_case, leetspeak, homoglyph, fullwidth, zero_width, letter_spacing, emoji,
+    /// line_split, base64, comment_hide, tag_smuggle, split_session; or two joined with `+`
+    /// (e.g. leetspeak+split_session). split_session sends each row as two messages of one
+    /// session; a row counts as blocked when either message is.
+    #[arg(long, value_name = "NAME[+NAME]")]
+    transform: Option<String>,
     /// Print up to N misclassified rows of the selected split to standard error.
     #[arg(long, hide = true, default_value_t = 0)]
     errors: usize,
@@ -183,11 +192,18 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn run_inner(args: &Args) -> Result<bool, String> {
+    let chain = args.transform.as_deref().map(Chain::parse).transpose()?;
     let blueprint = load_policy(args.policy.as_ref())?;
     let guard = Guard::builder()
         .blueprint(blueprint)
         .build()
         .map_err(|e| e.to_string())?;
+    // Transformed rows may be sessions of several messages: they go to the scanner itself,
+    // as `Guard::scan_message` would send them.
+    let scanner = match chain {
+        Some(_) => Some(Scanner::new(guard.blueprint().scanner()).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let mut malformed = 0u64;
     let mut all_rows = Vec::new();
     for f in files(&args.paths)? {
@@ -221,9 +237,17 @@ fn run_inner(args: &Args) -> Result<bool, String> {
         if !selected {
             continue;
         }
-        let verdict = guard.scan_text(&row.text, row.source);
-        let blocked = verdict.blocked();
-        if errors_left > 0 && blocked != row.attack {
+        let (blocked, verdict) = match (&chain, &scanner) {
+            (Some(chain), Some(scanner)) => {
+                let sample = chain.apply(&row.id, &row.text);
+                (guard_evasion::blocked(scanner, &sample, row.source), None)
+            }
+            _ => {
+                let v = guard.scan_text(&row.text, row.source);
+                (v.blocked(), Some(v))
+            }
+        };
+        if let (true, Some(verdict)) = (errors_left > 0 && blocked != row.attack, &verdict) {
             errors_left -= 1;
             let sig: Vec<String> = verdict
                 .signals()
@@ -271,10 +295,11 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let transform = chain.as_ref().map(Chain::name);
     let written = if args.json {
-        write_json(&mut out, &table, &splits)
+        write_json(&mut out, &table, &splits, transform.as_deref())
     } else {
-        write_tables(&mut out, &table, &splits)
+        write_tables(&mut out, &table, &splits, transform.as_deref())
     };
     written.map_err(|e| format!("cannot write output: {e}"))?;
     Ok(malformed == 0)
@@ -292,8 +317,12 @@ fn write_json(
     out: &mut impl Write,
     table: &Table,
     splits: &[(usize, &str)],
+    transform: Option<&str>,
 ) -> std::io::Result<()> {
     let mut doc = serde_json::Map::new();
+    if let Some(t) = transform {
+        doc.insert("transform".into(), Json::String(t.to_owned()));
+    }
     for (i, name) in splits {
         let rows: Vec<Json> = table
             .iter()
@@ -331,9 +360,13 @@ fn write_tables(
     out: &mut impl Write,
     table: &Table,
     splits: &[(usize, &str)],
+    transform: Option<&str>,
 ) -> std::io::Result<()> {
     for (i, name) in splits {
-        writeln!(out, "== {name} ==")?;
+        match transform {
+            Some(t) => writeln!(out, "== {name} (transform: {t}) ==")?,
+            None => writeln!(out, "== {name} ==")?,
+        }
         writeln!(
             out,
             "{:<26} {:<36} {:>6}  {:>7}  {:<27} {:>6}  {:<27}",
@@ -377,6 +410,20 @@ mod tests {
         assert!(lo < 0.95 && hi > 0.95);
         assert!(lo > 0.88 && hi < 0.98);
         assert_eq!(wilson(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn help_lists_every_transform() {
+        use clap::CommandFactory;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let help = Cli::command().render_long_help().to_string();
+        for name in guard_evasion::names() {
+            assert!(help.contains(name), "--help does not mention {name}");
+        }
     }
 
     #[test]

@@ -489,7 +489,11 @@ fn fold_confusables(canon: &mut Canonical, original: &str) {
                         .and_then(|(a, b)| original.get(a as usize..b as usize))
                         .and_then(|o| o.chars().next())
                         .filter(|o| o.is_uppercase() && o.to_lowercase().eq(std::iter::once(c)));
-                    let proto = capital.and_then(ascii_prototype).or_else(|| ascii_prototype(c));
+                    // The skeleton folds a capital I to "l"; as a capital it was an "I".
+                    let proto = capital
+                        .and_then(ascii_prototype)
+                        .map(|p| if p == 'l' { 'i' } else { p })
+                        .or_else(|| ascii_prototype(c));
                     Some(proto.unwrap_or('\0'))
                 } else {
                     None
@@ -625,7 +629,10 @@ mod tests {
     #[test]
     fn capital_homoglyphs_fold_by_their_own_shape() {
         // Greek capital Eta and Upsilon, Cyrillic capital Te, among Latin letters.
-        assert_eq!(canonical_view("\u{0397}ELP \u{03A5}ES \u{0422}HE"), "help yes the");
+        assert_eq!(
+            canonical_view("\u{0397}ELP \u{03A5}ES \u{0422}HE \u{0406}NSTEAD"),
+            "help yes the instead"
+        );
     }
 
     #[test]

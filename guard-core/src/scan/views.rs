@@ -85,20 +85,21 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
         let word = bytes.get(start..i).unwrap_or(&[]);
         let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
         let leets = word.iter().filter(|b| leet(**b).is_some()).count();
-        // Two characters are enough: "d0 n07", "@n".
-        if letters >= 1 && leets >= 1 && letters + leets >= 2 {
+        let symbols_only = word.len() >= 2
+            && word.iter().all(|b| !b.is_ascii_digit() && leet(*b).is_some());
+        // Two characters are enough: "d0 n07", "@n", and "@$" among other leetspeak.
+        if (letters >= 1 && leets >= 1 && letters + leets >= 2) || symbols_only {
             // Keep trailing punctuation ("now!") as punctuation.
             let trim = word
                 .iter()
                 .rev()
                 .take_while(|b| matches!(b, b'!' | b'|'))
                 .count();
+            let wordish = |b: &u8| b.is_ascii_alphanumeric() || leet(*b).is_some();
             for k in start..i.saturating_sub(trim) {
                 let b = bytes.get(k).copied().unwrap_or(b' ');
-                let symbol_in_word = bytes.get(k + 1).is_some_and(u8::is_ascii_alphanumeric)
-                    || k.checked_sub(1)
-                        .and_then(|p| bytes.get(p))
-                        .is_some_and(u8::is_ascii_alphabetic);
+                let symbol_in_word = bytes.get(k + 1).is_some_and(wordish)
+                    || k.checked_sub(1).and_then(|p| bytes.get(p)).is_some_and(wordish);
                 if !b.is_ascii_digit() && !symbol_in_word {
                     continue;
                 }
