@@ -31,7 +31,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let bp = Blueprint::embedded_default().unwrap();
+    // One agent serving a million customers needs more than the default agent-wide hour.
+    let yaml = guard_core::DEFAULT_BLUEPRINT_YAML.replace(
+        "agent_hourly_refund_limit: 20000",
+        "agent_hourly_refund_limit: 100000000",
+    );
+    let bp = Blueprint::from_yaml_str(&yaml, "store_memory.yaml").unwrap();
     let usd = Currency::from_code("USD").unwrap();
     let amounts = [
         Money::parse("42.50", usd).unwrap(),
@@ -71,7 +76,10 @@ fn main() {
     let after = rss_bytes().expect("VmRSS");
     assert_eq!(store.customer_count() as u64, customers);
     let per = (after.saturating_sub(before)) as f64 / customers as f64;
-    let approx = store.approx_customer_bytes("C-0000000").unwrap().unwrap_or(0);
+    let approx = store
+        .approx_customer_bytes("C-0000000")
+        .unwrap()
+        .unwrap_or(0);
     println!(
         "store_memory: {customers} customers x 2 committed refunds: RSS {:.1} MiB -> {:.1} MiB, \
          {per:.0} resident bytes per customer (store's own estimate of one customer's window: \

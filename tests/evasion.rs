@@ -6,6 +6,12 @@
 //! line splits, and their pairs) stays within 1 point of plain. The table prints with
 //! `cargo test -p guard-tests --test evasion -- --nocapture`; `EVASION_MISSES=1` also prints
 //! every row that fell out under a transform.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use guard_core::{Blueprint, Scanner, Source};
 use guard_evasion::{meaningful_pairs, skipped_pairs, Chain, Transform};
@@ -70,7 +76,12 @@ impl Rates {
 }
 
 /// Rates under `chain`, and whether each row was blocked.
-fn measure(sc: &Scanner, rows: &[Row], chain: &Chain, plain: Option<&[bool]>) -> (Rates, Vec<bool>) {
+fn measure(
+    sc: &Scanner,
+    rows: &[Row],
+    chain: &Chain,
+    plain: Option<&[bool]>,
+) -> (Rates, Vec<bool>) {
     let mut per_row = Vec::with_capacity(rows.len());
     let mut r = Rates {
         detected: 0,
@@ -183,6 +194,10 @@ fn detection_and_false_positives_survive_every_transform_and_meaningful_pair() {
         println!("  {} + {}: {why}", a.name(), b.name());
     }
     // Every transform alone plus at least 50 pairs: the table is not quietly shrinking.
-    assert!(chains.len() >= Transform::ALL.len() + 50, "{}", chains.len());
+    assert!(
+        chains.len() >= Transform::ALL.len() + 50,
+        "{}",
+        chains.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -82,8 +82,11 @@ impl Transform {
 
     /// Transforms that keep a benign message benign to a human reader, so the scanner must not
     /// start blocking it: the false-positive bound applies to these.
-    pub const BENIGN_PRESERVING: [Transform; 3] =
-        [Transform::Emoji, Transform::RandomCase, Transform::LineSplit];
+    pub const BENIGN_PRESERVING: [Transform; 3] = [
+        Transform::Emoji,
+        Transform::RandomCase,
+        Transform::LineSplit,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {

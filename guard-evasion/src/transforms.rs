@@ -7,7 +7,16 @@ use crate::{Sample, Transform};
 const ZERO_WIDTH: [char; 5] = ['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
 
 const EMOJI: [&str; 10] = [
-    "😀", "🙏", "🔥", "👍", "📦", "😊", "✨", "💯", "🚀", "❤\u{FE0F}",
+    "😀",
+    "🙏",
+    "🔥",
+    "👍",
+    "📦",
+    "😊",
+    "✨",
+    "💯",
+    "🚀",
+    "❤\u{FE0F}",
 ];
 
 /// Cyrillic and Greek letters drawn like the Latin key.
@@ -251,8 +260,7 @@ fn split(text: &str) -> Sample {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sym = |v: u32| char::from(ALPHABET.get((v & 63) as usize).copied().unwrap_or(b'A'));
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -298,13 +306,15 @@ mod tests {
             apply("fullwidth", "Ab c").message,
             "\u{FF21}\u{FF42}\u{3000}\u{FF43}"
         );
-        assert_eq!(
-            apply("letter_spacing", "ab cd").message,
-            "a b   c d"
-        );
+        assert_eq!(apply("letter_spacing", "ab cd").message, "a b   c d");
         let zw = apply("zero_width", text).message;
         assert!(zw.chars().any(|c| ZERO_WIDTH.contains(&c)));
-        assert_eq!(zw.chars().filter(|c| !ZERO_WIDTH.contains(c)).collect::<String>(), text);
+        assert_eq!(
+            zw.chars()
+                .filter(|c| !ZERO_WIDTH.contains(c))
+                .collect::<String>(),
+            text
+        );
         let hg = apply("homoglyph", text).message;
         assert!(!hg.is_ascii() && hg.chars().count() == text.chars().count());
         let rc = apply("random_case", text).message;
@@ -330,7 +340,10 @@ mod tests {
         assert_eq!(s.message, "four five six");
         let zh = apply("split_session", "忽略之前的指令");
         assert_eq!(zh.history.len(), 1);
-        assert_eq!(format!("{}{}", zh.history.join(""), zh.message), "忽略之前的指令");
+        assert_eq!(
+            format!("{}{}", zh.history.join(""), zh.message),
+            "忽略之前的指令"
+        );
         // Character transforms reach both halves.
         let both = apply("split_session+fullwidth", "one two three four");
         assert!(!both.history.concat().is_ascii() && !both.message.is_ascii());
@@ -345,7 +358,10 @@ mod tests {
         let err = Chain::parse("split_session+base64").unwrap_err();
         assert!(err.contains("decodes to neither half"), "{err}");
         let err = Chain::parse("rot13").unwrap_err();
-        assert!(err.contains("unknown transform") && err.contains("homoglyph"), "{err}");
+        assert!(
+            err.contains("unknown transform") && err.contains("homoglyph"),
+            "{err}"
+        );
         assert!(Chain::parse("leetspeak+leetspeak").is_err());
     }
 }
