@@ -595,3 +595,53 @@ fn a_message_scanned_by_one_process_flags_the_refund_in_another_through_redis() 
     assert!(codes.contains(&"session_flagged"), "{out:?}");
     drop(server);
 }
+
+#[test]
+fn eval_applies_a_named_transform_and_refuses_unknown_ones() {
+    let base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/evasion/base.jsonl"
+    );
+    let run = |transform: &str| {
+        Command::new(env!("CARGO_BIN_EXE_guard"))
+            .args(["eval", base, "--json", "--transform", transform])
+            .output()
+            .unwrap()
+    };
+    let rate = |out: &std::process::Output| {
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let all = doc["all"].as_array().unwrap();
+        let row = all.iter().find(|r| r["kind"] == "*").unwrap();
+        (
+            doc["transform"].clone(),
+            row["detection"]["count"].as_u64().unwrap(),
+        )
+    };
+    let out = run("homoglyph+split_session");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (name, detected) = rate(&out);
+    assert_eq!(name, "homoglyph+split_session");
+    assert!(detected > 0);
+    let plain = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args(["eval", base, "--json"])
+        .output()
+        .unwrap();
+    let plain_doc: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(plain_doc.get("transform").is_none());
+
+    let bad = run("rot13");
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("unknown transform \"rot13\"") && err.contains("leetspeak"),
+        "{err}"
+    );
+    let nonsense = run("base64+split_session");
+    assert_eq!(nonsense.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nonsense.stderr).contains("decodes to neither half"));
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use guard_core::{ModelChoice, Scanner, Source};
+use guard_evasion::Chain;
 use serde_json::{json, Value as Json};
 
 use crate::io::load_policy;
@@ -47,6 +48,13 @@ pub struct Args {
     /// Run the learned detector (`on`: the blueprint's `scanner.model`; `off`: without it).
     #[arg(long, value_enum, default_value = "on")]
     learned: Learned,
+    /// Rewrite every row with an evasion transform before scanning, seeded by the row id:
+    /// random_case, leetspeak, homoglyph, fullwidth, zero_width, letter_spacing, emoji,
+    /// line_split, base64, comment_hide, tag_smuggle, split_session; or two joined with `+`
+    /// (e.g. leetspeak+split_session). split_session sends each row as two messages of one
+    /// session; a row counts as blocked when either message is.
+    #[arg(long, value_name = "NAME[+NAME]")]
+    transform: Option<String>,
     /// Write per-row scores (risk without the learned detector, model probability) as JSON
     /// Lines to this file, for tuning the fusion.
     #[arg(long, hide = true)]
@@ -196,6 +204,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn run_inner(args: &Args) -> Result<bool, String> {
+    let chain = args.transform.as_deref().map(Chain::parse).transpose()?;
     let blueprint = load_policy(args.policy.as_ref())?;
     let mut policy = blueprint.scanner().clone();
     if args.learned == Learned::Off {
@@ -247,7 +256,18 @@ fn run_inner(args: &Args) -> Result<bool, String> {
         if !selected {
             continue;
         }
-        let verdict = scanner.scan(&row.text, row.source);
+        // A transformed row may be a session of several messages: it counts as blocked when
+        // any of them is, as `Guard::scan_message` would have stopped it there.
+        let (blocked, verdict) = match &chain {
+            Some(chain) => {
+                let sample = chain.apply(&row.id, &row.text);
+                (guard_evasion::blocked(&scanner, &sample, row.source), None)
+            }
+            None => {
+                let v = scanner.scan(&row.text, row.source);
+                (v.blocked(), Some(v))
+            }
+        };
         if let Some((w, off, on)) = dump.as_mut() {
             let line = json!({
                 "file": file, "id": row.id, "kind": row.kind, "attack": row.attack,
@@ -256,8 +276,7 @@ fn run_inner(args: &Args) -> Result<bool, String> {
             });
             writeln!(w, "{line}").map_err(|e| format!("cannot write scores: {e}"))?;
         }
-        let blocked = verdict.blocked();
-        if errors_left > 0 && blocked != row.attack {
+        if let (true, Some(verdict)) = (errors_left > 0 && blocked != row.attack, &verdict) {
             errors_left -= 1;
             let sig: Vec<String> = verdict
                 .signals()
@@ -303,12 +322,13 @@ fn run_inner(args: &Args) -> Result<bool, String> {
         Split::Holdout => vec![(1, "holdout")],
         Split::All => vec![(0, "tune"), (1, "holdout"), (2, "all")],
     };
+    let transform = chain.as_ref().map(Chain::name);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {
-        write_json(&mut out, &table, &splits)
+        write_json(&mut out, &table, &splits, transform.as_deref())
     } else {
-        write_tables(&mut out, &table, &splits)
+        write_tables(&mut out, &table, &splits, transform.as_deref())
     };
     written.map_err(|e| format!("cannot write output: {e}"))?;
     Ok(malformed == 0)
@@ -326,8 +346,12 @@ fn write_json(
     out: &mut impl Write,
     table: &Table,
     splits: &[(usize, &str)],
+    transform: Option<&str>,
 ) -> std::io::Result<()> {
     let mut doc = serde_json::Map::new();
+    if let Some(t) = transform {
+        doc.insert("transform".into(), Json::String(t.to_owned()));
+    }
     for (i, name) in splits {
         let rows: Vec<Json> = table
             .iter()
@@ -365,9 +389,13 @@ fn write_tables(
     out: &mut impl Write,
     table: &Table,
     splits: &[(usize, &str)],
+    transform: Option<&str>,
 ) -> std::io::Result<()> {
     for (i, name) in splits {
-        writeln!(out, "== {name} ==")?;
+        match transform {
+            Some(t) => writeln!(out, "== {name} (transform: {t}) ==")?,
+            None => writeln!(out, "== {name} ==")?,
+        }
         writeln!(
             out,
             "{:<26} {:<36} {:>6}  {:>7}  {:<27} {:>6}  {:<27}",
@@ -420,5 +448,18 @@ mod tests {
             .count();
         assert!((1_800..2_200).contains(&n), "{n}");
         assert_eq!(in_holdout("bipia-0"), in_holdout("bipia-0"));
+    }
+    #[test]
+    fn help_lists_every_transform() {
+        use clap::CommandFactory;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let help = Cli::command().render_long_help().to_string();
+        for name in guard_evasion::names() {
+            assert!(help.contains(name), "--help does not mention {name}");
+        }
     }
 }

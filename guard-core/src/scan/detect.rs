@@ -436,6 +436,7 @@ impl Engine {
         let mut fs = Vec::new();
         self.patterns.findings(&input, &mut fs);
         let mut scored = Vec::new();
+        let mut history_only = Vec::new();
         let mut best: Option<(f64, String, Option<Range<usize>>)> = None;
         for (vi, f) in fs {
             let Some(view) = input.views.views.get(vi) else {
@@ -444,17 +445,28 @@ impl Engine {
             let span = view.map.original(&(f.start..f.end));
             let involves_current = span.as_ref().is_some_and(|r| r.end > prefix);
             let involves_history = span.as_ref().is_some_and(|r| r.start < prefix);
-            if !involves_current || !involves_history {
+            let finding = Scored {
+                rule: f.rule,
+                score: f.score,
+                segment: f.segment.map(|s| (vi, s)),
+            };
+            if !involves_current {
+                history_only.push(finding);
+                continue;
+            }
+            if !involves_history {
                 continue;
             }
             if best.as_ref().is_none_or(|b| f.score > b.0) {
                 best = Some((f.score, f.rule.to_owned(), span));
             }
-            scored.push(Scored {
-                rule: f.rule,
-                score: f.score,
-                segment: f.segment.map(|s| (vi, s)),
-            });
+            scored.push(finding);
+        }
+        // Once an instruction is seen to run across the messages, what the earlier messages
+        // said counts with it, as it would have in one message; without one, an old message
+        // never counts against a new one.
+        if !scored.is_empty() {
+            scored.extend(history_only);
         }
         let risk = fuse::pattern_risk(&scored);
         let (_, rule, span) = best.unwrap_or((0.0, String::new(), None));

@@ -139,7 +139,7 @@ fn is_bidi_mark(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
@@ -171,6 +171,15 @@ fn is_latin(c: char) -> bool {
         || matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}')
             && c != '\u{00D7}'
             && c != '\u{00F7}'
+}
+
+/// Emoji and pictographs. They separate words like a space: an emoji dropped between two words
+/// of an instruction ("ignore 🔥 all previous") must not break the phrase. Ranges whose
+/// characters fold to letters under NFKD (enclosed and squared letters) are left out.
+pub(crate) fn is_pictograph(c: char) -> bool {
+    matches!(c,
+        '\u{2300}'..='\u{23FF}' | '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}'
+        | '\u{1F000}'..='\u{1F0FF}' | '\u{1F1E6}'..='\u{1F1FF}' | '\u{1F300}'..='\u{1FAFF}')
 }
 
 fn is_cyrillic(c: char) -> bool {
@@ -296,7 +305,7 @@ fn canonicalize_general(text: &str) -> Canonical {
         map,
         stats,
     };
-    fold_confusables(&mut canon);
+    fold_confusables(&mut canon, text);
     canon
 }
 
@@ -324,7 +333,7 @@ fn push_folded(
         *last_base_latin = false;
         return;
     }
-    if c.is_whitespace() {
+    if c.is_whitespace() || is_pictograph(c) {
         push_ws(' ', orig, out, map);
         *last_base_latin = false;
         return;
@@ -490,7 +499,10 @@ fn ascii_prototype(c: char) -> Option<char> {
 /// Replaces homoglyphs word by word: in words that mix Latin with Cyrillic/Greek, and in words
 /// spelled entirely with look-alikes of Latin letters. Genuine Cyrillic or Greek words keep
 /// their letters.
-fn fold_confusables(canon: &mut Canonical) {
+///
+/// A capital look-alike is judged by its own shape, not its lower case: Greek "Η" and "Υ" look
+/// like "H" and "Y", but their lower cases "η" and "υ" look like "n" and "u".
+fn fold_confusables(canon: &mut Canonical, original: &str) {
     let text = &canon.text;
     if text.is_ascii() {
         return;
@@ -510,9 +522,20 @@ fn fold_confusables(canon: &mut Canonical) {
         let has_latin = word.iter().any(|&(_, c)| c.is_ascii_alphabetic());
         let foreign: Vec<Option<char>> = word
             .iter()
-            .map(|&(_, c)| {
+            .map(|&(pos, c)| {
                 if is_cyrillic(c) || is_greek(c) {
-                    Some(ascii_prototype(c).unwrap_or('\0'))
+                    let capital = canon
+                        .map
+                        .get(pos)
+                        .and_then(|(a, b)| original.get(a as usize..b as usize))
+                        .and_then(|o| o.chars().next())
+                        .filter(|o| o.is_uppercase() && o.to_lowercase().eq(std::iter::once(c)));
+                    // The skeleton folds a capital I to "l"; as a capital it was an "I".
+                    let proto = capital
+                        .and_then(ascii_prototype)
+                        .map(|p| if p == 'l' { 'i' } else { p })
+                        .or_else(|| ascii_prototype(c));
+                    Some(proto.unwrap_or('\0'))
                 } else {
                     None
                 }
@@ -632,6 +655,25 @@ mod tests {
     fn emoji_zwj_sequences_are_not_suspicious() {
         let c = canonicalize("thanks \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} family");
         assert_eq!(c.stats.invisible_in_words, 0);
+    }
+
+    #[test]
+    fn emoji_separate_words_like_spaces() {
+        assert_eq!(
+            canonical_view("ignore 🔥 all🚀previous ❤\u{FE0F} now"),
+            "ignore all previous now"
+        );
+        // Squared and circled letters still fold to letters.
+        assert_eq!(canonical_view("\u{1F130}\u{24B7}"), "ab");
+    }
+
+    #[test]
+    fn capital_homoglyphs_fold_by_their_own_shape() {
+        // Greek capital Eta and Upsilon, Cyrillic capital Te, among Latin letters.
+        assert_eq!(
+            canonical_view("\u{0397}ELP \u{03A5}ES \u{0422}HE \u{0406}NSTEAD"),
+            "help yes the instead"
+        );
     }
 
     #[test]
