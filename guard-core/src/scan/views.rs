@@ -104,7 +104,11 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
                     || k.checked_sub(1)
                         .and_then(|p| bytes.get(p))
                         .is_some_and(wordish);
-                if !b.is_ascii_digit() && !symbol_in_word {
+                // "<|" and "|>" delimit chat-template markers ("<|im_start|>"): punctuation.
+                let template_bar = b == b'|'
+                    && (k.checked_sub(1).and_then(|p| bytes.get(p)) == Some(&b'<')
+                        || bytes.get(k + 1) == Some(&b'>'));
+                if (!b.is_ascii_digit() && !symbol_in_word) || template_bar {
                     continue;
                 }
                 let l = if b == b'1' { Some(one) } else { leet(b) };

@@ -14,6 +14,7 @@ pub use model::{LearnedModel, ModelError, FORMAT_VERSION};
 pub use train::{prepare, train, Example, Prepared, TrainOptions};
 
 use super::detect::{Detector, Evidence, Input};
+use super::views::View;
 use super::Signal;
 
 /// Below this probability the model adds nothing.
@@ -40,11 +41,29 @@ pub(crate) struct LearnedDetector {
     pub model: LearnedModel,
 }
 
+/// Readings the model scores besides the canonical view: the repaired and decoded ones, which
+/// read as text again (not the letter-only joined view). Bounded, so a message cannot buy
+/// itself many inference passes.
+const MAX_READINGS: usize = 4;
+
 impl LearnedDetector {
-    /// The model's probability for a prepared input (no allocation).
+    /// The model's probability for a prepared input: the highest over the message's readable
+    /// views, so leetspeak or a decoded payload is judged as the words it spells (no
+    /// allocation).
     pub(crate) fn probability(&self, input: &Input<'_>) -> Option<f64> {
-        let view = input.views.views.first()?;
-        Some(self.model.probability(&view.text, &input.shape_features()))
+        self.best_view(input).map(|(p, _)| p)
+    }
+
+    fn best_view<'v>(&self, input: &'v Input<'_>) -> Option<(f64, &'v View)> {
+        let shape = input.shape_features();
+        input
+            .views
+            .views
+            .iter()
+            .filter(|v| v.boundaries)
+            .take(MAX_READINGS)
+            .map(|v| (self.model.probability(&v.text, &shape), v))
+            .reduce(|a, b| if b.0 > a.0 { b } else { a })
     }
 }
 
@@ -54,7 +73,7 @@ impl Detector for LearnedDetector {
     }
 
     fn detect(&self, input: &Input<'_>, out: &mut Evidence) {
-        let Some(p) = self.probability(input) else {
+        let Some((p, view)) = self.best_view(input) else {
             return;
         };
         let r = risk(p);
@@ -62,9 +81,6 @@ impl Detector for LearnedDetector {
             return;
         }
         out.learned = r;
-        let Some(view) = input.views.views.first() else {
-            return;
-        };
         let reasons = explain::reasons(&self.model, &view.text, REASONS);
         if reasons.is_empty() {
             out.signals.push(Signal {

@@ -160,6 +160,37 @@ fn is_unspaced_script(c: char) -> bool {
         | '\u{AC00}'..='\u{D7AF}' | '\u{3130}'..='\u{318F}')
 }
 
+/// Nouns naming the assistant's own configuration, and the modifiers an attacker puts in front
+/// of them.
+const MODIFIED_NOUNS: &[&str] = &[
+    "instructions",
+    "prompt",
+    "system prompt",
+    "rules",
+    "guidelines",
+    "directives",
+    "configuration",
+];
+const MODIFIERS: &[&str] = &[
+    "exact",
+    "full",
+    "complete",
+    "entire",
+    "whole",
+    "actual",
+    "real",
+    "current",
+    "initial",
+    "secret",
+    "hidden",
+    "internal",
+    "underlying",
+    "precise",
+    "true",
+    "private",
+    "core",
+];
+
 impl Lexicon {
     pub(crate) fn new() -> Result<Self, ScanError> {
         let packs: [&[(Role, &[&str])]; 7] = [
@@ -210,6 +241,21 @@ impl Lexicon {
             for (role, list) in pack {
                 for p in *list {
                     add(p, *role, &mut phrases, &mut info);
+                }
+            }
+        }
+        // "your exact instructions", "your full system prompt": one modifier between the
+        // possessive and the noun must not hide the object, in every role that names it.
+        for (role, list) in en::PACK {
+            for p in *list {
+                let Some(noun) = p.strip_prefix("your ") else {
+                    continue;
+                };
+                if !MODIFIED_NOUNS.contains(&noun) {
+                    continue;
+                }
+                for m in MODIFIERS {
+                    add(&format!("your {m} {noun}"), *role, &mut phrases, &mut info);
                 }
             }
         }

@@ -257,9 +257,17 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
         }
         if h.has(Role::Secret) {
             let reveal = before(v, i, Role::Reveal, 50);
+            // After the object, "return" / "output" / "export" are usually nouns of the shop
+            // ("your instructions and the return label"), not requests.
+            let verb_after = |o: &Hit| {
+                !matches!(
+                    v.text.get(o.start..o.end),
+                    Some("return" | "output" | "export")
+                )
+            };
             let request = reveal
                 .filter(|(j, _)| !any_between(v, *j, i, Role::HowTo))
-                .or_else(|| after(v, i, Role::Reveal, 24));
+                .or_else(|| after(v, i, Role::Reveal, 24).filter(|(_, o)| verb_after(o)));
             // "... the passwords for our system. Can you confirm ours?": the request may sit in
             // the next short sentence; only for secrets pointed at the system, never "my ...".
             // "Can you confirm my order?" asks about the customer's own things: not a request.
@@ -269,7 +277,7 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
                     .enumerate()
                     .skip(i + 1)
                     .take_while(|(_, o)| o.start <= h.end + 24)
-                    .find(|(_, o)| o.has(Role::Reveal))
+                    .find(|(_, o)| o.has(Role::Reveal) && verb_after(o))
                     .filter(|(j, _)| !owned(v, *j))
                     .map(|(_, o)| *o)
             };
