@@ -409,9 +409,10 @@ impl Engine {
             d.detect(&input, &mut ev);
         }
         let patterns = fuse::pattern_risk(&ev.scored);
-        // Fusion ignores the model at or above the ceiling (and context only raises pattern
-        // risk), so running it there would cost time and change nothing.
-        if patterns < fuse::LEARNED_PATTERN_CEILING {
+        // Fusion ignores the model without pattern evidence and at or above the ceiling, so
+        // running it there would cost time and change nothing (session context may still
+        // raise pattern risk later; the model then has nothing to add).
+        if fuse::learned_applies(patterns) {
             if let Some(d) = &self.learned {
                 d.detect(&input, &mut ev);
             }

@@ -84,9 +84,17 @@ pub(crate) fn combine(patterns: f64, unicode: f64, shape: f64) -> f64 {
 /// bag of n-grams cannot; the model must not undo that discount.
 pub(crate) const LEARNED_PATTERN_CEILING: f64 = 0.4;
 
-/// Adds the learned detector's risk (already capped by `learned::risk`) to the fused risk.
+/// Whether fusion uses the learned detector at this pattern risk.
+pub(crate) fn learned_applies(patterns: f64) -> bool {
+    patterns > 0.0 && patterns < LEARNED_PATTERN_CEILING
+}
+
+/// Adds the learned detector's risk (already capped by `learned::risk`) to the fused risk, only
+/// on top of some pattern evidence: the model's score grows with the length of a text whose
+/// n-grams lean its way (a pasted list of 500 order lines), and with the shape anomaly of such
+/// a text it could otherwise block a message no rule finds anything in.
 pub(crate) fn with_learned(risk: f64, patterns: f64, learned: f64) -> f64 {
-    if patterns >= LEARNED_PATTERN_CEILING {
+    if !learned_applies(patterns) {
         return risk.clamp(0.0, 1.0);
     }
     let l = learned.clamp(0.0, 1.0);
