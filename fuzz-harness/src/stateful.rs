@@ -14,7 +14,7 @@ use guard_core::store::{
     Admit, ManualClock, MemoryStore, ReserveRequest, Settlement, Store, Timestamp, DAY, HOUR, WEEK,
 };
 use guard_core::{
-    Blueprint, Decision, Guard, Intervention, Outcome, Scanner, Session, ToolCall, ToolKind,
+    Blueprint, Decision, Guard, Intervention, Mode, Outcome, Scanner, Session, ToolCall, ToolKind,
 };
 use serde_json::{json, Value as Json};
 
@@ -89,23 +89,25 @@ pub(crate) fn check_decision(d: &Decision) -> Check {
             strictest
         )
     })?;
-    ensure(d.allowed() == d.intervention().runs(), || {
+    // Shadow mode lets everything run and opens no tickets.
+    let enforce = d.mode() == Mode::Enforce;
+    ensure(d.allowed() == (!enforce || d.intervention().runs()), || {
         format!(
-            "intervention {} with allowed {}",
+            "{:?}: intervention {} with allowed {}",
+            d.mode(),
             d.intervention(),
             d.allowed()
         )
     })?;
-    ensure(
-        d.ticket().is_some() == (d.intervention() == Intervention::Escalate),
-        || {
-            format!(
-                "intervention {} with ticket {:?}",
-                d.intervention(),
-                d.ticket()
-            )
-        },
-    )
+    let escalated = enforce && d.intervention() == Intervention::Escalate;
+    ensure(d.ticket().is_some() == escalated, || {
+        format!(
+            "{:?}: intervention {} with ticket {:?}",
+            d.mode(),
+            d.intervention(),
+            d.ticket()
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
