@@ -339,3 +339,17 @@ fn undeclared_sensitive_tools_warn() {
     assert_eq!(bp.warnings().len(), 1, "{:?}", bp.warnings());
     assert!(bp.warnings()[0].contains("issue_refund"));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_that_never_ends_is_refused_at_the_size_limit() {
+    // /dev/zero reports a size of 0 and never ends: the size limit must bound the read itself.
+    for result in [
+        Blueprint::from_file("/dev/zero"),
+        load("extends: /dev/zero\nblueprint: t\n"),
+    ] {
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), K::Io, "{e}");
+        assert!(e.message().contains("limited to"), "{e}");
+    }
+}
