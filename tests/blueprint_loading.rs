@@ -409,3 +409,17 @@ fn on_store_unavailable_is_a_choice_for_read_tools_only() {
     assert!(err.file().ends_with("child.yaml"), "{err}");
     assert_eq!(err.line(), Some(5), "{err}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_that_never_ends_is_refused_at_the_size_limit() {
+    // /dev/zero reports a size of 0 and never ends: the size limit must bound the read itself.
+    for result in [
+        Blueprint::from_file("/dev/zero"),
+        load("extends: /dev/zero\nblueprint: t\n"),
+    ] {
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), K::Io, "{e}");
+        assert!(e.message().contains("limited to"), "{e}");
+    }
+}

@@ -713,3 +713,26 @@ fn frequency_applies_to_any_kind_the_blueprint_names() {
         assert!(d.allowed());
     }
 }
+
+#[test]
+fn a_denied_retry_does_not_release_the_first_try() {
+    // Found by the fuzz model (fuzz/regressions/stateful): the retry of a pending call id with
+    // arguments that escalate used to release the first try's reservation, so the customer's
+    // daily total forgot a refund that was allowed and may have run.
+    let mut h = Harness::new(blueprint(
+        "  daily_user_refund_limit: 750\n  weekly_user_refund_limit: 100000\n  max_refund: 750\n",
+    ));
+    let first = ToolCall::new("bot", "refund", Session::authenticated("C-1", "s"))
+        .with_id("r-1")
+        .with_params(json!({"customer_id": "C-1", "amount": 700}));
+    assert!(h.guard.pre_execution_check(&first).allowed());
+    let retry = ToolCall::new("bot", "refund", Session::authenticated("C-1", "s"))
+        .with_id("r-1")
+        .with_params(json!({"customer_id": "C-2", "amount": 700}));
+    assert!(!h.guard.pre_execution_check(&retry).allowed());
+    assert_eq!(h.guard.commit("r-1").unwrap(), Settlement::Committed);
+    assert!(
+        h.refund("C-1", "100").has_reason("daily_limit_exceeded"),
+        "the 700 of the first try still counts"
+    );
+}

@@ -75,11 +75,7 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     let mut lines = Lines::new(input);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let mut stream = Stream {
-        guard,
-        clock,
-        last_at: None,
-    };
+    let mut stream = CheckStream::new(guard, clock);
     let mut all_fine = true;
     while let Some(line) = lines
         .next_line()
@@ -123,7 +119,10 @@ fn load_owners(path: &Path) -> Result<MemoryOwnership, String> {
     Ok(owners)
 }
 
-struct Stream {
+/// The state `guard check` carries from line to line: one guard, and the stream's clock (set by
+/// each line's `at`).
+#[derive(Debug)]
+pub struct CheckStream {
     guard: Guard,
     clock: ManualClock,
     last_at: Option<i64>,
@@ -131,8 +130,24 @@ struct Stream {
 
 type Answer = Result<Json, Json>;
 
-impl Stream {
-    fn line(&mut self, text: &str) -> Answer {
+impl CheckStream {
+    /// A stream over `guard`, whose clock must be `clock` (lines with `at` set it).
+    pub fn new(guard: Guard, clock: ManualClock) -> Self {
+        Self {
+            guard,
+            clock,
+            last_at: None,
+        }
+    }
+
+    /// The guard behind the stream.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// Answers one input line: `Ok` with its result object, or `Err` with an error line (the
+    /// command prints either and goes on).
+    pub fn line(&mut self, text: &str) -> Answer {
         let v: Json = serde_json::from_str(text)
             .map_err(|e| error_line(None, format!("malformed JSON: {e}")))?;
         let Json::Object(obj) = &v else {
@@ -230,7 +245,7 @@ impl Stream {
     }
 }
 
-impl Stream {
+impl CheckStream {
     fn settle(
         &mut self,
         id: &Json,

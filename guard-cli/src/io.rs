@@ -21,12 +21,14 @@ pub fn open_input(path: Option<&Path>) -> io::Result<Box<dyn BufRead>> {
 }
 
 /// One input line: its text, or why it cannot be read as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     Text(String),
     Invalid(String),
 }
 
 /// Reads lines of at most `MAX_LINE_BYTES`, never holding more than that in memory.
+#[derive(Debug)]
 pub struct Lines<R> {
     inner: R,
 }

@@ -67,7 +67,9 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     Ok(all_fine)
 }
 
-fn scan_line(guard: &Guard, line: &str) -> Result<Json, Json> {
+/// Answers one `guard scan` input line: `Ok` with the verdict object, or `Err` with an error
+/// line.
+pub fn scan_line(guard: &Guard, line: &str) -> Result<Json, Json> {
     let value: Json =
         serde_json::from_str(line).map_err(|e| error_line(None, format!("invalid JSON: {e}")))?;
     let Json::Object(obj) = &value else {

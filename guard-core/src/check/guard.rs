@@ -75,6 +75,7 @@ pub struct GuardBuilder {
     penalties: Option<TrustPenalties>,
     judge: Option<Box<dyn ReasoningJudge>>,
     auditor: Option<Auditor>,
+    scanner: Option<Arc<Scanner>>,
 }
 
 impl std::fmt::Debug for GuardBuilder {
@@ -150,6 +151,15 @@ impl GuardBuilder {
         self
     }
 
+    /// Reuses a scanner compiled from this blueprint's scanner settings
+    /// (`Scanner::new(blueprint.scanner())`): compiling one costs milliseconds, so guards built
+    /// one after another for the same blueprint (tests, fuzzing, one guard per tenant) can share
+    /// it. A scanner compiled from other settings is ignored and the guard compiles its own.
+    pub fn scanner(mut self, scanner: Arc<Scanner>) -> Self {
+        self.scanner = Some(scanner);
+        self
+    }
+
     /// Compiles the scanner and freezes the policy.
     pub fn build(self) -> Result<Guard, GuardError> {
         let blueprint = match self.blueprint {
@@ -183,7 +193,10 @@ impl GuardBuilder {
                 &blueprint.store.url,
             )));
         }
-        let scanner = Scanner::new(&blueprint.scanner)?;
+        let scanner = match self.scanner {
+            Some(s) if s.policy() == &blueprint.scanner => s,
+            _ => Arc::new(Scanner::new(&blueprint.scanner)?),
+        };
         let approvals = approvals
             .unwrap_or_else(|| Arc::new(MemoryApprovalQueue::from_policy(blueprint.approvals())));
         let store = store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
@@ -264,7 +277,7 @@ pub struct Guard {
 
 pub(crate) struct Inner {
     pub blueprint: Blueprint,
-    pub scanner: Scanner,
+    pub scanner: Arc<Scanner>,
     pub ownership: Box<dyn Ownership>,
     pub store: Arc<dyn Store>,
     pub approvals: Arc<dyn ApprovalQueue>,

@@ -210,7 +210,9 @@ pub(crate) fn decide(
     }
 
     let mut trust = 1.0;
-    let mut reserved = false;
+    // Whether this check made a new reservation. A retry's `Existing` reservation belongs to the
+    // first try, which was allowed and may have run: denying the retry must not release it.
+    let mut reserved_now = false;
     if session.is_authenticated() && kind.is_sensitive() {
         let admit = match (bp.mode, strictest(&reasons).runs()) {
             (Mode::Shadow, _) => Admit::Always,
@@ -244,7 +246,7 @@ pub(crate) fn decide(
         match inner.store.check_and_reserve(&req, now) {
             Ok(facts) => {
                 trust = facts.trust();
-                reserved = facts.reserved();
+                reserved_now = facts.reservation() == Reservation::Reserved;
                 // A retry of a call that already holds its place is not held again.
                 let retry = matches!(
                     facts.reservation(),
@@ -351,7 +353,7 @@ pub(crate) fn decide(
             }
         }
     }
-    if reserved && !decision.allowed() {
+    if reserved_now && !decision.allowed() {
         // Only a late store failure can get here; the reservation must not outlive the denial.
         let _ = inner.store.release(call_id, now);
     }

@@ -1,6 +1,7 @@
 //! Reading blueprint files: the one place YAML is parsed, `extends` chains, error locations.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -185,18 +186,26 @@ fn read(path: &Path) -> Result<String, BlueprintError> {
     let io = |e: std::io::Error| {
         BlueprintError::new(BlueprintErrorKind::Io, &file, format!("cannot read: {e}"))
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(BlueprintError::new(
+    let too_large = |size: String| {
+        BlueprintError::new(
             BlueprintErrorKind::Io,
             &file,
-            format!(
-                "file is {} bytes; blueprints are limited to {MAX_FILE_BYTES}",
-                meta.len()
-            ),
-        ));
+            format!("file is {size} bytes; blueprints are limited to {MAX_FILE_BYTES}"),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len().to_string()));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    // The read itself is bounded too: devices and pipes (`extends: /dev/zero`) report a size of
+    // 0 and may never end.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
+        return Err(too_large(format!("more than {MAX_FILE_BYTES}")));
+    }
     String::from_utf8(bytes).map_err(|e| {
         BlueprintError::new(
             BlueprintErrorKind::Syntax,

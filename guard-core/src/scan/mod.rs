@@ -131,6 +131,8 @@ const CONTEXT_TAIL_BYTES: usize = 1024;
 /// Compiled detectors, built once per blueprint and shared by every scan.
 #[derive(Debug)]
 pub struct Scanner {
+    /// The settings it was compiled from, so a guard can tell whether a shared one fits.
+    policy: ScannerPolicy,
     max_message_bytes: usize,
     block_threshold: f64,
     flag_threshold: f64,
@@ -161,11 +163,17 @@ impl Scanner {
         };
         let engine = detect::Engine::new(&policy.custom_patterns, baseline, learned)?;
         Ok(Self {
+            policy: policy.clone(),
             max_message_bytes: policy.max_message_bytes,
             block_threshold: policy.block_threshold,
             flag_threshold: policy.flag_threshold,
             engine,
         })
+    }
+
+    /// The settings this scanner was compiled from.
+    pub fn policy(&self) -> &ScannerPolicy {
+        &self.policy
     }
 
     /// Scans one message on its own.

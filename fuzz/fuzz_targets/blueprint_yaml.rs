@@ -1,0 +1,8 @@
+#![no_main]
+//! See guard_fuzz_harness::blueprint_yaml (fuzz-harness/src) for what this target checks.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Err(broken) = guard_fuzz_harness::blueprint_yaml(data) {
+        panic!("invariant broken: {broken}");
+    }
+});
