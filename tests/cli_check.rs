@@ -645,3 +645,19 @@ fn eval_applies_a_named_transform_and_refuses_unknown_ones() {
     assert_eq!(nonsense.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nonsense.stderr).contains("decodes to neither half"));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn operator_files_that_never_end_are_refused_not_read_forever() {
+    // /dev/zero never ends: every file the command reads is bounded.
+    let (code, out, err) = guard(&["check", "--owners", "/dev/zero"], b"");
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("limit"), "{err}");
+    let (code, _, err) = guard(
+        &["scan", "--audit", "/dev/null", "--audit-key", "/dev/zero"],
+        b"",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("limit"), "{err}");
+}

@@ -99,7 +99,8 @@ fn run_inner(args: &Args) -> Result<bool, String> {
 }
 
 fn load_owners(path: &Path) -> Result<MemoryOwnership, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // An owners file is the operator's order table; 256 MiB is millions of rows.
+    let text = crate::io::read_text_bounded(path, 256 << 20)?;
     let mut owners = MemoryOwnership::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

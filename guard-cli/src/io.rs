@@ -164,8 +164,7 @@ impl AuditArgs {
         };
         let key = match (&self.audit_key, std::env::var("GUARD_AUDIT_KEY")) {
             (Some(file), _) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let text = read_text_bounded(file, 4096)?;
                 AuditKey::from_hex(text.trim()).map_err(|e| format!("{}: {e}", file.display()))?
             }
             (None, Ok(hex)) => {
@@ -187,4 +186,20 @@ impl AuditArgs {
             .build()
             .map_err(|e| e.to_string())
     }
+}
+
+/// Reads an operator-named text file of at most `limit` bytes, so a path to `/dev/zero` or a
+/// runaway file is an error rather than memory exhaustion.
+pub fn read_text_bounded(path: &std::path::Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    let name = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{name}: larger than the {limit}-byte limit"));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8"))
 }

@@ -22,6 +22,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod audit;
+mod bounded_read;
 mod check;
 mod guarded;
 mod money;

@@ -265,12 +265,14 @@ impl ShapeBaseline {
         Ok(b)
     }
 
-    /// Reads a baseline file.
+    /// Reads a baseline file (at most 1 MiB: a baseline is a few hundred bytes).
     pub fn from_file(path: &Path) -> Result<Self, BaselineError> {
-        let s = std::fs::read_to_string(path).map_err(|e| BaselineError::Io {
+        let io = |reason: String| BaselineError::Io {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let bytes = crate::bounded_read::read_bounded(path, 1 << 20).map_err(io)?;
+        let s = String::from_utf8(bytes).map_err(|_| io("not UTF-8".into()))?;
         Self::from_json(&s)
     }
 

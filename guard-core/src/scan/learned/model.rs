@@ -142,10 +142,14 @@ impl LearnedModel {
 
     /// Reads a model file written by `guard train`.
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|e| ModelError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        // The largest table the format allows (2^22 i16 weights) plus its header.
+        let bytes =
+            crate::bounded_read::read_bounded(path, (1 << 23) + (1 << 16)).map_err(|reason| {
+                ModelError::Io {
+                    path: path.display().to_string(),
+                    reason,
+                }
+            })?;
         Self::from_bytes(&bytes)
     }
 
