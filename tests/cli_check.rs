@@ -44,6 +44,17 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// An owners file in `dir` where order A-1 belongs to customer C-1.
+fn owners_of_a1(dir: &std::path::Path) -> PathBuf {
+    let owners = dir.join("owners.jsonl");
+    std::fs::write(
+        &owners,
+        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
+    )
+    .unwrap();
+    owners
+}
+
 fn session(customer: &str) -> Value {
     json!({"customer_id": customer, "session_id": "s-1", "identifiers": ["ada@example.com"]})
 }
@@ -217,12 +228,7 @@ fn refund_line(id: &str, at: &str, amount: &str, extra: Value) -> String {
 #[test]
 fn a_week_of_traffic_replays_with_at_and_state_carries_across_lines() {
     let dir = scratch("week");
-    let owners = dir.join("owners.jsonl");
-    std::fs::write(
-        &owners,
-        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
-    )
-    .unwrap();
+    let owners = owners_of_a1(&dir);
     let lines = [
         // Refund stacking inside a day: the daily limit is 750.
         refund_line(
@@ -267,12 +273,7 @@ fn a_week_of_traffic_replays_with_at_and_state_carries_across_lines() {
 #[test]
 fn approve_and_deny_lines_drive_the_approval_queue() {
     let dir = scratch("approve");
-    let owners = dir.join("owners.jsonl");
-    std::fs::write(
-        &owners,
-        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
-    )
-    .unwrap();
+    let owners = owners_of_a1(&dir);
     // The ticket id is only known from the first answer, so drive the process line by line.
     let mut child = Command::new(env!("CARGO_BIN_EXE_guard"))
         .args(["check", "--owners", owners.to_str().unwrap()])
@@ -330,12 +331,7 @@ fn approve_and_deny_lines_drive_the_approval_queue() {
 #[test]
 fn the_audit_trail_pseudonymises_and_replays() {
     let dir = scratch("audit");
-    let owners = dir.join("owners.jsonl");
-    std::fs::write(
-        &owners,
-        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
-    )
-    .unwrap();
+    let owners = owners_of_a1(&dir);
     let audit = dir.join("audit.jsonl");
     let _ = std::fs::remove_file(&audit);
     let key = dir.join("audit.key");
@@ -488,12 +484,7 @@ fn two_guard_processes_share_a_customers_limits_through_redis() {
     };
     let url = server.url();
     let dir = scratch("redis-cli");
-    let owners = dir.join("owners.jsonl");
-    std::fs::write(
-        &owners,
-        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
-    )
-    .unwrap();
+    let owners = owners_of_a1(&dir);
     let args = [
         "check",
         "--owners",
@@ -560,12 +551,7 @@ fn a_message_scanned_by_one_process_flags_the_refund_in_another_through_redis() 
     };
     let url = server.url();
     let dir = scratch("redis-session");
-    let owners = dir.join("owners.jsonl");
-    std::fs::write(
-        &owners,
-        "{\"kind\": \"order\", \"id\": \"A-1\", \"customer_id\": \"C-1\"}\n",
-    )
-    .unwrap();
+    let owners = owners_of_a1(&dir);
     let args = [
         "check",
         "--owners",

@@ -1,7 +1,6 @@
 //! Reading blueprint files: the one place YAML is parsed, `extends` chains, error locations.
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -9,6 +8,7 @@ use thiserror::Error;
 
 use super::raw::{self, RawBlueprint};
 use super::{resolve, Blueprint};
+use crate::bounded_read::{read_bounded, ReadError};
 
 /// Files above this are refused before parsing: a policy is a page, not a data set.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -199,13 +199,10 @@ fn read(path: &Path) -> Result<String, BlueprintError> {
     }
     // The read itself is bounded too: devices and pipes (`extends: /dev/zero`) report a size of
     // 0 and may never end.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(io)?;
-    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
-        return Err(too_large(format!("more than {MAX_FILE_BYTES}")));
-    }
+    let bytes = read_bounded(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::Io(e) => io(e),
+        ReadError::TooLarge => too_large(format!("more than {MAX_FILE_BYTES}")),
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         BlueprintError::new(
             BlueprintErrorKind::Syntax,

@@ -271,7 +271,8 @@ impl ShapeBaseline {
             path: path.display().to_string(),
             reason,
         };
-        let bytes = crate::bounded_read::read_bounded(path, 1 << 20).map_err(io)?;
+        let bytes =
+            crate::bounded_read::read_bounded(path, 1 << 20).map_err(|e| io(e.to_string()))?;
         let s = String::from_utf8(bytes).map_err(|_| io("not UTF-8".into()))?;
         Self::from_json(&s)
     }

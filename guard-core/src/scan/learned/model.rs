@@ -144,10 +144,10 @@ impl LearnedModel {
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
         // The largest table the format allows (2^22 i16 weights) plus its header.
         let bytes =
-            crate::bounded_read::read_bounded(path, (1 << 23) + (1 << 16)).map_err(|reason| {
+            crate::bounded_read::read_bounded(path, (1 << 23) + (1 << 16)).map_err(|e| {
                 ModelError::Io {
                     path: path.display().to_string(),
-                    reason,
+                    reason: e.to_string(),
                 }
             })?;
         Self::from_bytes(&bytes)
