@@ -11,7 +11,11 @@ mod pt;
 pub(crate) mod rules;
 mod zh;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{
+    AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, MatchKind, StartKind,
+};
 
 use super::normalize::canonicalize;
 use super::ScanError;
@@ -135,6 +139,13 @@ struct PatternInfo {
 /// The compiled phrase packs.
 pub(crate) struct Lexicon {
     ac: AhoCorasick,
+    /// The ASCII phrases alone, as an anchored DFA walked from each place a phrase may start
+    /// (see [`Lexicon::find_ascii`]). On ASCII text the other phrases cannot match.
+    ascii: DFA,
+    /// Pattern id in `ascii` → pattern id in `ac`.
+    ascii_ids: Vec<u32>,
+    /// Bytes that begin an ASCII phrase which needs no word boundary before it ("[system]").
+    starts_anywhere: [bool; 256],
     info: Vec<PatternInfo>,
 }
 
@@ -144,6 +155,7 @@ impl std::fmt::Debug for Lexicon {
         f.debug_struct("Lexicon")
             .field("phrases", &self.info.len())
             .field("automaton_bytes", &self.ac.memory_usage())
+            .field("ascii_automaton_bytes", &self.ascii.memory_usage())
             .finish()
     }
 }
@@ -286,19 +298,125 @@ impl Lexicon {
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&phrases)
             .map_err(|e| ScanError::Internal(format!("phrase automaton: {e}")))?;
-        Ok(Self { ac, info })
+        let (ascii_ids, ascii_phrases): (Vec<u32>, Vec<&String>) = phrases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_ascii())
+            .map(|(i, p)| (i as u32, p))
+            .unzip();
+        let mut starts_anywhere = [false; 256];
+        for p in &ascii_phrases {
+            if let Some(&b) = p.as_bytes().first() {
+                if !b.is_ascii_alphanumeric() {
+                    if let Some(s) = starts_anywhere.get_mut(usize::from(b)) {
+                        *s = true;
+                    }
+                }
+            }
+        }
+        let ascii = DFA::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Anchored)
+            .build(ascii_phrases)
+            .map_err(|e| ScanError::Internal(format!("ASCII phrase automaton: {e}")))?;
+        Ok(Self {
+            ac,
+            ascii,
+            ascii_ids,
+            starts_anywhere,
+            info,
+        })
+    }
+
+    /// Phrase hits in ASCII text with word boundaries, the common case. Instead of running an
+    /// automaton over every byte (its table is megabytes; on prose that is cache misses per
+    /// byte), an anchored walk starts only where a phrase may begin: a word start, or a byte
+    /// that begins a phrase needing no boundary. Most walks end after a byte or two in states
+    /// that stay in cache.
+    ///
+    /// Semantics: at each such place, the longest phrase that also ends on a boundary; the next
+    /// search starts after it. That is the unanchored leftmost-longest search's answer, except
+    /// that a match starting inside a word (which the boundary check would reject anyway) no
+    /// longer hides a phrase overlapping it.
+    fn find_ascii(&self, text: &str, out: &mut Vec<Hit>) {
+        let Ok(start) = self.ascii.start_state(Anchored::Yes) else {
+            return;
+        };
+        let bytes = text.as_bytes();
+        let mut prev_word = false;
+        let mut next_free = 0usize;
+        for (at, &b) in bytes.iter().enumerate() {
+            let word = b.is_ascii_alphanumeric();
+            let candidate = if word {
+                !prev_word
+            } else {
+                self.starts_anywhere
+                    .get(usize::from(b))
+                    .copied()
+                    .unwrap_or(false)
+            };
+            prev_word = word;
+            if !candidate || at < next_free {
+                continue;
+            }
+            let mut sid = start;
+            let mut best: Option<(usize, usize)> = None;
+            for (k, &c) in bytes.get(at..).unwrap_or(&[]).iter().enumerate() {
+                sid = self.ascii.next_state(Anchored::Yes, sid, c);
+                if self.ascii.is_dead(sid) {
+                    break;
+                }
+                if !self.ascii.is_match(sid) {
+                    continue;
+                }
+                let end = at + k + 1;
+                // A match state also lists phrases that are suffixes of the path walked (the
+                // unanchored search needs them); only the one spelled from `at` counts here.
+                let own = (0..self.ascii.match_len(sid))
+                    .map(|i| self.ascii.match_pattern(sid, i))
+                    .find(|&pid| self.ascii.pattern_len(pid) == k + 1);
+                let Some(pid) = own else {
+                    continue;
+                };
+                let id = self
+                    .ascii_ids
+                    .get(pid.as_usize())
+                    .map_or(usize::MAX, |&i| i as usize);
+                let Some(p) = self.info.get(id) else {
+                    continue;
+                };
+                let after_word = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
+                if !(p.right_boundary && after_word) {
+                    best = Some((id, end));
+                }
+            }
+            if let Some((id, end)) = best {
+                if let Some(p) = self.info.get(id) {
+                    out.push(Hit {
+                        roles: p.roles,
+                        start: at,
+                        end,
+                    });
+                }
+                next_free = end;
+            }
+        }
     }
 
     /// Phrase hits in `text`. `boundaries` is false for views whose spaces were removed; only
     /// longer phrases count there, since short ones occur inside other words.
     pub(crate) fn find(&self, text: &str, boundaries: bool, out: &mut Vec<Hit>) {
+        if boundaries && text.is_ascii() {
+            return self.find_ascii(text, out);
+        }
         for m in self.ac.find_iter(text) {
+            let (start, end) = (m.start(), m.end());
             let Some(p) = self.info.get(m.pattern().as_usize()) else {
                 continue;
             };
             if boundaries {
-                let before = text.get(..m.start()).and_then(|s| s.chars().next_back());
-                let after = text.get(m.end()..).and_then(|s| s.chars().next());
+                let before = text.get(..start).and_then(|s| s.chars().next_back());
+                let after = text.get(end..).and_then(|s| s.chars().next());
                 if p.left_boundary && before.is_some_and(is_word_char) {
                     continue;
                 }
@@ -310,8 +428,8 @@ impl Lexicon {
             }
             out.push(Hit {
                 roles: p.roles,
-                start: m.start(),
-                end: m.end(),
+                start,
+                end,
             });
         }
     }
