@@ -381,9 +381,14 @@ impl Engine {
         let views = views::build(text, &self.rotation);
         let mut hits = Vec::with_capacity(views.views.len());
         let mut segments = Vec::with_capacity(views.views.len());
-        for v in &views.views {
+        for (i, v) in views.views.iter().enumerate() {
             let mut h = Vec::new();
-            self.lexicon.find(&v.text, v.boundaries, &mut h);
+            let masks = if i == 0 {
+                views.canonical_masks.as_ref()
+            } else {
+                None
+            };
+            self.lexicon.find(&v.text, v.boundaries, masks, &mut h);
             hits.push(h);
             segments.push(if v.boundaries {
                 segment_starts(&v.text)

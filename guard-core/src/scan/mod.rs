@@ -7,6 +7,7 @@
 //! and a shape anomaly against a fitted baseline; then [`fuse`] turns signals into one risk.
 //! See `docs/scanner.md`.
 
+mod classmask;
 mod decode;
 mod detect;
 mod fuse;

@@ -401,14 +401,16 @@ fn ascii_is_plain(bytes: &[u8]) -> bool {
         return false;
     }
     let mut bad = false;
-    let mut prev = 0u8;
+    let (mut prev, mut prev2) = (0u8, 0u8);
     for &b in bytes {
         bad |= (b < 0x20 && b != b'\n') | (b == 0x7F);
         bad |= (prev == b' ' || prev == b'\n') & (b == b' ');
         bad |= (prev == b' ') & (b == b'\n');
+        bad |= (prev2 == b'\n') & (prev == b'\n') & (b == b'\n');
+        prev2 = prev;
         prev = b;
     }
-    !bad && !bytes.windows(3).any(|w| w == b"\n\n\n")
+    !bad
 }
 
 fn canonicalize_ascii(text: &str) -> Canonical {

@@ -1,6 +1,11 @@
 //! Segments: sentences, lines, HTML/markup boundaries and "P.S." / "Also," tails. Each is
 //! scored on its own so a long benign wrapper cannot dilute an injected instruction.
 
+use std::sync::OnceLock;
+
+use aho_corasick::packed::Searcher;
+use aho_corasick::Span;
+
 /// Tails that often carry a second, unrelated request.
 const TAIL_MARKERS: &[&str] = &[
     " also,",
@@ -24,7 +29,7 @@ const fn special_bytes() -> [bool; 256] {
         let b = i as u8;
         let v = matches!(
             b,
-            b'\n' | b'|' | b'>' | b'.' | b'!' | b'?' | b';' | b'<' | b' ' | 0xE3 | 0xEF
+            b'\n' | b'|' | b'>' | b'.' | b'!' | b'?' | b';' | b'<' | 0xE3 | 0xEF
         );
         if let [first, tail @ ..] = rest {
             *first = v;
@@ -65,13 +70,6 @@ pub(crate) fn segment_starts(text: &str) -> Vec<usize> {
             b'<' if next.is_some_and(|n| n.is_ascii_alphabetic() || n == b'/' || n == b'!') => {
                 push(&mut starts, i)
             }
-            b' ' if matches!(next, Some(b'a' | b'p' | b'b' | b'o'))
-                && text
-                    .get(i..)
-                    .is_some_and(|rest| TAIL_MARKERS.iter().any(|m| rest.starts_with(m))) =>
-            {
-                push(&mut starts, i + 1)
-            }
             // "。", "！", "？", "；" in UTF-8 start with 0xE3 / 0xEF.
             0xE3 | 0xEF
                 if text
@@ -84,7 +82,39 @@ pub(crate) fn segment_starts(text: &str) -> Vec<usize> {
         }
         i += 1;
     }
+    // Tails are found apart: a branch at every space costs more than one pass for the markers.
+    let tails = tail_starts(text);
+    if !tails.is_empty() {
+        starts.extend(tails.into_iter().filter(|&at| at < bytes.len()));
+        starts.sort_unstable();
+        starts.dedup();
+    }
     starts
+}
+
+/// Where a tail begins: just after the space of each [`TAIL_MARKERS`] occurrence, overlapping
+/// ones too (" oh, and then"). A packed (SIMD) searcher skips the text between candidates.
+fn tail_starts(text: &str) -> Vec<usize> {
+    static MARKERS: OnceLock<Option<Searcher>> = OnceLock::new();
+    let mut out = Vec::new();
+    match MARKERS.get_or_init(|| Searcher::new(TAIL_MARKERS)) {
+        Some(searcher) => {
+            let mut from = 0;
+            while let Some(m) = searcher.find_in(text, Span::from(from..text.len())) {
+                out.push(m.start() + 1);
+                from = m.start() + 1;
+            }
+        }
+        None => {
+            for (i, c) in text.char_indices() {
+                let rest = text.get(i..).unwrap_or("");
+                if c == ' ' && TAIL_MARKERS.iter().any(|m| rest.starts_with(m)) {
+                    out.push(i + 1);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Index of the segment containing byte `pos`.
@@ -120,6 +150,51 @@ mod tests {
         assert_ne!(segment_of(&s, 5), segment_of(&s, 30));
         assert!(at_segment_start(t, &s, 18));
         assert!(!at_segment_start(t, &s, t.find("rules").unwrap()));
+    }
+
+    /// Every rule written plainly, one position at a time.
+    fn reference(text: &str) -> Vec<usize> {
+        let b = text.as_bytes();
+        let mut out = vec![0];
+        for (i, &x) in b.iter().enumerate() {
+            let next = b.get(i + 1).copied();
+            let rest = text.get(i..).unwrap_or("");
+            let at = match x {
+                b'\n' | b'|' | b'>' => Some(i + 1),
+                b'.' | b'!' | b'?' | b';'
+                    if matches!(next, None | Some(b' ' | b'\n' | b'"' | b'\'' | b')')) =>
+                {
+                    Some(i + 1)
+                }
+                b'<' if next.is_some_and(|n| n.is_ascii_alphabetic() || n == b'/' || n == b'!') => {
+                    Some(i)
+                }
+                b' ' if TAIL_MARKERS.iter().any(|m| rest.starts_with(m)) => Some(i + 1),
+                _ if text.is_char_boundary(i) && rest.starts_with(['。', '！', '？', '；']) => {
+                    Some(i + 3)
+                }
+                _ => None,
+            };
+            if let Some(at) = at.filter(|&a| a < b.len()) {
+                out.push(at);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn starts_match_the_plain_reference(
+            parts in proptest::collection::vec(
+                "( also,| also | p\\.s| ps:| ps | btw| by the way| oh, and| anyway,| and then|[a-z]{1,5}| |[.!?;|<>\n\"')/]|<td>|。|！|é)",
+                0..80,
+            )
+        ) {
+            let t = parts.concat();
+            proptest::prop_assert_eq!(segment_starts(&t), reference(&t), "{:?}", t);
+        }
     }
 
     #[test]

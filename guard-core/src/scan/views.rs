@@ -2,6 +2,7 @@
 //! line splits removed, and decoded payloads (depth ≤ 2, size capped). Each view keeps a map
 //! back to the original bytes.
 
+use super::classmask::{ClassMasks, Window, ALPHA, DIGIT, JOIN_SEP, LEET, SPACE, STOP, VOWEL};
 use super::decode::{find_base64, find_hex, find_morse, find_url_escapes, Decoded, RotationIndex};
 use super::normalize::{
     canonicalize, is_invisible, is_pictograph, Canonical, OffsetMap, UnicodeStats,
@@ -33,6 +34,9 @@ pub(crate) struct View {
 pub(crate) struct Views {
     pub views: Vec<View>,
     pub stats: UnicodeStats,
+    /// Class masks of the canonical view (`views[0]`) when it is ASCII, shared by the trigger
+    /// pass and the phrase pass.
+    pub canonical_masks: Option<ClassMasks>,
 }
 
 fn leet(c: u8) -> Option<u8> {
@@ -158,7 +162,7 @@ fn needs_joined(text: &str, trig: &Triggers) -> bool {
         }
     };
     if trig.ascii {
-        best = trig.single_run;
+        best = if trig.spaced_letters { 4 } else { 0 };
     } else {
         text.chars().for_each(&mut step);
         step(' ');
@@ -614,21 +618,127 @@ pub(crate) struct Triggers {
     pub ay: usize,
     /// A sentence whose vowel share is far below natural text.
     pub odd_vowels: bool,
-    /// Longest run of one-letter tokens between spaces, dots, dashes, ... (exact for ASCII
-    /// text; non-ASCII text recounts by characters).
-    pub single_run: usize,
+    /// Four or more one-letter tokens in a row between spaces, dots, dashes, ... ("i g n o r e";
+    /// exact for ASCII text, non-ASCII text recounts by characters).
+    pub spaced_letters: bool,
     /// Encoding hints of the same bytes.
     pub hints: EncodingHints,
 }
 
 impl Triggers {
     pub(crate) fn of(bytes: &[u8]) -> Self {
+        if bytes.is_ascii() {
+            Self::of_ascii(bytes)
+        } else {
+            Self::of_any(bytes)
+        }
+    }
+
+    fn of_ascii(bytes: &[u8]) -> Self {
+        Self::of_masks(bytes, &ClassMasks::of(bytes))
+    }
+
+    /// The same answers from the class masks of `bytes` (ASCII; see [`ClassMasks`]): no branch
+    /// per word boundary.
+    pub(crate) fn of_masks(bytes: &[u8], m: &ClassMasks) -> Self {
+        let n = bytes.len();
+        let mut t = Triggers {
+            ascii: true,
+            ..Triggers::default()
+        };
+        t.hints.percent = memchr::memchr(b'%', bytes).is_some();
+        t.hints.dot_dash = dot_dash(bytes);
+        let last_bit = |b: usize| {
+            if n > 0 && (n - 1) / 64 == b {
+                1u64 << ((n - 1) % 64)
+            } else {
+                0
+            }
+        };
+        let first_bit = |b: usize| u64::from(b == 0);
+        let (mut singles, mut single_tokens) = (0u32, 0u32);
+        let (mut letters, mut vowels) = (0u32, 0u32);
+        let odd = |letters: u32, vowels: u32| letters >= 20 && vowels * 100 < letters * 30;
+        for b in 0..m.blocks.len() {
+            let w = m.window(b);
+            let inside = w.inside;
+            let alpha = w.get(ALPHA);
+            let digit = w.get(DIGIT);
+            let (prev_alpha, next_alpha) = (w.before(ALPHA, 1), w.after(ALPHA));
+            let prev_alnum = prev_alpha | w.before(DIGIT, 1);
+            let next_alnum = next_alpha | w.after(DIGIT);
+            // A leet character before a letter, or a leet digit after one.
+            t.leet |= w.get(LEET) & (next_alpha | (digit & prev_alpha)) != 0;
+            // Letters standing alone, the first and last position excepted.
+            let edges = first_bit(b) | last_bit(b);
+            singles += (alpha & !prev_alnum & !next_alnum & inside & !edges).count_ones();
+            // Ends of letter runs of three or more.
+            let ends = alpha & !next_alpha & prev_alpha & w.before(ALPHA, 2);
+            t.words += ends.count_ones() as usize;
+            let vowel = w.get(VOWEL);
+            let mut ay = ends & vowel & w.before(VOWEL, 1);
+            while ay != 0 {
+                let i = b * 64 + ay.trailing_zeros() as usize;
+                ay &= ay - 1;
+                t.ay += usize::from(i > 0 && bytes.get(i - 1..=i) == Some(b"ay"));
+            }
+            let stop = w.get(STOP);
+            t.newlines += (stop & w.get(JOIN_SEP) & w.get(SPACE)).count_ones() as usize;
+            // Vowel share per stretch between stops.
+            let (mut stops, mut rest) = (stop, u64::MAX);
+            while stops != 0 {
+                let s = stops.trailing_zeros();
+                stops &= stops - 1;
+                let seg = rest & ((1u64 << s) - 1);
+                letters += (alpha & seg).count_ones();
+                vowels += (vowel & seg).count_ones();
+                t.odd_vowels |= odd(letters, vowels);
+                (letters, vowels) = (0, 0);
+                rest = u64::MAX.checked_shl(s + 1).unwrap_or(0);
+            }
+            letters += (alpha & rest).count_ones();
+            vowels += (vowel & rest).count_ones();
+            // Sixteen non-space bytes in a row, possibly running into the next block.
+            let solid = !w.get(SPACE) & inside;
+            let solid_next = !w.next(SPACE) & w.next_inside;
+            let mut run = (u128::from(solid_next) << 64) | u128::from(solid);
+            for shift in [1, 2, 4, 8] {
+                run &= run >> shift;
+            }
+            t.hints.long_token |= run as u64 != 0;
+            single_tokens += single_letter_tokens(&w, first_bit(b), last_bit(b)).count_ones();
+        }
+        t.odd_vowels |= odd(letters, vowels);
+        t.singles = singles.min(4) as usize;
+        // Runs of one-letter tokens need four of them to matter; most texts have fewer.
+        if single_tokens >= 4 {
+            let mut run = 0u32;
+            for b in 0..m.blocks.len() {
+                let w = m.window(b);
+                let single = single_letter_tokens(&w, first_bit(b), last_bit(b));
+                let sep_before = w.before(JOIN_SEP, 1) | first_bit(b);
+                let other = !w.get(JOIN_SEP) & w.inside & sep_before & !single;
+                let mut events = single | other;
+                while events != 0 {
+                    let bit = events & events.wrapping_neg();
+                    events &= events - 1;
+                    run = if single & bit != 0 { run + 1 } else { 0 };
+                    t.spaced_letters |= run >= 4;
+                }
+            }
+        }
+        t
+    }
+
+    /// Byte by byte, for text with non-ASCII bytes.
+    fn of_any(bytes: &[u8]) -> Self {
         let mut t = Triggers {
             ascii: true,
             ..Triggers::default()
         };
         let (mut prev, mut prev2) = (0u8, 0u8);
         let mut prev_c = 0u16;
+        let mut single_run = 0usize;
         let mut run = 0usize;
         let (mut letters, mut vowels) = (0usize, 0usize);
         let (mut srun, mut tok_len, mut tok_alpha) = (0usize, 0usize, true);
@@ -650,7 +760,7 @@ impl Triggers {
                 if tok_len > 0 {
                     if tok_len == 1 && tok_alpha {
                         srun = srun.wrapping_add(1);
-                        t.single_run = t.single_run.max(srun);
+                        single_run = single_run.max(srun);
                     } else {
                         srun = 0;
                     }
@@ -697,7 +807,7 @@ impl Triggers {
                 t.odd_vowels |= letters >= 20 && vowels * 100 < letters * 30;
                 letters = 0;
                 vowels = 0;
-            } else if c & C_LOWER != 0 {
+            } else if c & C_ALPHA != 0 {
                 letters = letters.wrapping_add(1);
                 vowels = vowels.wrapping_add(usize::from(c & C_VOWEL != 0));
             }
@@ -733,9 +843,10 @@ impl Triggers {
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
         }
         if tok_len == 1 && tok_alpha {
-            t.single_run = t.single_run.max(srun.wrapping_add(1));
+            single_run = single_run.max(srun.wrapping_add(1));
         }
         t.odd_vowels |= letters >= 20 && vowels * 100 < letters * 30;
+        t.spaced_letters = single_run >= 4;
         t
     }
 
@@ -749,10 +860,28 @@ impl Triggers {
 }
 
 /// Builds every view of `text`.
+/// ".-" or "-." somewhere (Morse).
+fn dot_dash(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b".-").is_some() || memchr::memmem::find(bytes, b"-.").is_some()
+}
+
+/// Letters that are a whole token between `JOIN_SEP` separators (or the text's ends).
+fn single_letter_tokens(w: &Window, first: u64, last: u64) -> u64 {
+    let sep_before = w.before(JOIN_SEP, 1) | first;
+    let sep_after = w.after(JOIN_SEP) | last;
+    w.get(ALPHA) & sep_before & sep_after & w.inside
+}
+
+/// Builds every view of `text`.
 pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     let mut canon = canonicalize(text);
     let stats = std::mem::take(&mut canon.stats);
-    let trig = Triggers::of(canon.text.as_bytes());
+    let bytes = canon.text.as_bytes();
+    let masks = bytes.is_ascii().then(|| ClassMasks::of(bytes));
+    let trig = match &masks {
+        Some(m) => Triggers::of_masks(bytes, m),
+        None => Triggers::of_any(bytes),
+    };
     let mut views = Vec::with_capacity(4);
     let mut budget = DECODE_BUDGET.min(text.len().saturating_mul(2).max(4096));
     views.extend(repaired(&canon, text, &trig));
@@ -810,7 +939,11 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
             boundaries: true,
         },
     );
-    Views { views, stats }
+    Views {
+        views,
+        stats,
+        canonical_masks: masks,
+    }
 }
 
 #[cfg(test)]
@@ -891,7 +1024,7 @@ mod tests {
         let odd_vowels = b
             .split(|x| matches!(x, b'.' | b'!' | b'?' | b'\n' | b'<' | b'>' | b'\'' | b'"'))
             .any(|s| {
-                let l = s.iter().filter(|x| x.is_ascii_lowercase()).count();
+                let l = s.iter().filter(|x| x.is_ascii_alphabetic()).count();
                 let v = s
                     .iter()
                     .filter(|x| matches!(x, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
@@ -919,7 +1052,7 @@ mod tests {
             words: words.len(),
             ay,
             odd_vowels,
-            single_run,
+            spaced_letters: single_run >= 4,
             hints: EncodingHints::of(text),
         }
     }
@@ -945,9 +1078,24 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn triggers_match_the_plain_reference_on_arbitrary_text(
-            s in "[a-zA-Z0-9 .!?|@$%+<>'\"*_\t\r\n-]{0,160}"
+            s in "[a-zA-Z0-9 .!?|@$%+<>'\"*_\t\r\n-]{0,400}"
         ) {
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), triggers_reference(&s));
+            proptest::prop_assert_eq!(Triggers::of_ascii(s.as_bytes()), Triggers::of_any(s.as_bytes()));
+        }
+
+        // Word-shaped text across several 64-byte blocks: runs of letters, "ay" endings,
+        // spaced letters and long tokens land on every block boundary.
+        #[test]
+        fn triggers_match_the_plain_reference_on_word_shaped_text(
+            parts in proptest::collection::vec(
+                "([a-z]{1,3}|[a-z]ay|[a-z]{15,18}|[0-9]|[A-Z])([ .\n*-]{1,2})",
+                0..160,
+            )
+        ) {
+            let long = parts.concat();
+            proptest::prop_assert_eq!(Triggers::of(long.as_bytes()), triggers_reference(&long));
+            proptest::prop_assert_eq!(Triggers::of_ascii(long.as_bytes()), Triggers::of_any(long.as_bytes()));
         }
     }
 
