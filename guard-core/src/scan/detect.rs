@@ -29,9 +29,22 @@ pub(crate) struct Input<'a> {
 
 impl Input<'_> {
     pub(crate) fn shape_features(&self) -> ShapeFeatures {
-        *self
-            .shape
-            .get_or_init(|| ShapeFeatures::of(self.original, pattern_counts(self)))
+        *self.shape.get_or_init(|| {
+            let counts = pattern_counts(self);
+            // Plain ASCII: the canonical view is the lower-cased text, so its class masks
+            // already hold most of the counts.
+            let plain = self
+                .views
+                .views
+                .first()
+                .is_some_and(|v| v.map.is_identity());
+            self.views
+                .canonical_masks
+                .as_ref()
+                .filter(|_| plain)
+                .and_then(|m| ShapeFeatures::of_plain(self.original, m, counts))
+                .unwrap_or_else(|| ShapeFeatures::of(self.original, counts))
+        })
     }
 }
 
