@@ -2,6 +2,7 @@
 //! message (views, phrase hits, segments) and collects their evidence.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use regex::{Regex, RegexBuilder};
@@ -15,6 +16,12 @@ use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
 use super::views::{self, ViewKind, Views};
 use super::{ScanError, Signal, Source};
 use crate::policy::CustomPattern;
+
+/// SipHash's flood resistance buys nothing for a per-message map of a few dozen rule names.
+type Fnv = BuildHasherDefault<crate::signals::lexicon::Fnv>;
+
+/// A signal's identity within one message: view prefix, rule, span.
+type SignalKey = (&'static str, &'static str, Option<Range<usize>>);
 
 /// Everything detectors look at, computed once per message.
 pub(crate) struct Input<'a> {
@@ -127,7 +134,8 @@ impl Detector for PatternDetector {
     fn detect(&self, input: &Input<'_>, out: &mut Evidence) {
         let mut fs = Vec::new();
         self.findings(input, &mut fs);
-        let mut seen: HashMap<(String, Option<Range<usize>>), usize> = HashMap::new();
+        // Keyed by (view prefix, rule, span): no string is built for a repeat.
+        let mut seen: HashMap<SignalKey, usize, Fnv> = HashMap::default();
         let mut encoded: Option<(f64, Option<Range<usize>>)> = None;
         for (vi, f) in fs {
             let Some(view) = input.views.views.get(vi) else {
@@ -145,22 +153,22 @@ impl Detector for PatternDetector {
             // Leet and joined views repeat what the canonical view already reported; only
             // their own findings are worth a separate signal.
             if matches!(view.kind, ViewKind::Leet | ViewKind::Joined)
-                && seen.contains_key(&(f.rule.to_owned(), span.clone()))
+                && seen.contains_key(&("", f.rule, span.clone()))
             {
                 continue;
             }
-            let rule = format!("{}{}", view_prefix(view.kind), f.rule);
-            match seen.get(&(rule.clone(), span.clone())) {
+            let prefix = view_prefix(view.kind);
+            match seen.get(&(prefix, f.rule, span.clone())) {
                 Some(&k) => {
                     if let Some(s) = out.signals.get_mut(k) {
                         s.score = s.score.max(f.score);
                     }
                 }
                 None => {
-                    seen.insert((rule.clone(), span.clone()), out.signals.len());
+                    seen.insert((prefix, f.rule, span.clone()), out.signals.len());
                     out.signals.push(Signal {
                         detector: self.name(),
-                        rule,
+                        rule: format!("{prefix}{}", f.rule),
                         score: f.score,
                         span,
                     });

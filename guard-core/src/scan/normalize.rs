@@ -37,6 +37,11 @@ impl OffsetMap {
         self.identity.is_some()
     }
 
+    pub(crate) fn push_one(&mut self, orig: (u32, u32)) {
+        self.materialize();
+        self.bytes.push(orig);
+    }
+
     pub(crate) fn push_n(&mut self, n: usize, orig: (u32, u32)) {
         self.materialize();
         for _ in 0..n {
@@ -226,6 +231,19 @@ pub(crate) fn canonicalize(text: &str) -> Canonical {
 
 /// The general path, for any text (the ASCII fast path must agree with it on ASCII input).
 fn canonicalize_general(text: &str) -> Canonical {
+    canonicalize_chars::<true>(text)
+}
+
+/// `ASCII_LANE`: printable ASCII skips the checks that cannot apply to it (tests compare both
+/// settings on arbitrary text).
+fn canonicalize_chars<const ASCII_LANE: bool>(text: &str) -> Canonical {
+    let mut canon = unfolded::<ASCII_LANE>(text);
+    fold_confusables(&mut canon, text);
+    canon
+}
+
+/// Everything but the confusable fold.
+fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
     let mut out = String::with_capacity(text.len());
     let mut map = OffsetMap::with_capacity(text.len());
     let mut stats = UnicodeStats::default();
@@ -238,6 +256,16 @@ fn canonicalize_general(text: &str) -> Canonical {
     while let Some((i, c)) = chars.next() {
         let end = i + c.len_utf8();
         let orig = (i as u32, end as u32);
+        // Printable ASCII, most of any text: what every branch below would do for it.
+        if ASCII_LANE && c.is_ascii_graphic() {
+            in_tag_run = false;
+            prev_visible = Some(c);
+            last_cr = false;
+            last_base_latin = c.is_ascii_alphabetic();
+            out.push(c.to_ascii_lowercase());
+            map.push_one(orig);
+            continue;
+        }
         if is_tag(c) {
             stats.tag_chars += 1;
             if !in_tag_run && !stats.tag_payload.is_empty() {
@@ -300,13 +328,11 @@ fn canonicalize_general(text: &str) -> Canonical {
             &mut stats,
         );
     }
-    let mut canon = Canonical {
+    Canonical {
         text: out,
         map,
         stats,
-    };
-    fold_confusables(&mut canon, text);
-    canon
+    }
 }
 
 /// Typographic quotes and primes read as ASCII quotes.
@@ -505,8 +531,17 @@ fn ascii_prototype(c: char) -> Option<char> {
 /// A capital look-alike is judged by its own shape, not its lower case: Greek "Η" and "Υ" look
 /// like "H" and "Y", but their lower cases "η" and "υ" look like "n" and "u".
 fn fold_confusables(canon: &mut Canonical, original: &str) {
+    fold_confusables_with::<true>(canon, original);
+}
+
+/// `SKIP_LATIN_ONLY`: without a Cyrillic or Greek letter no word is mixed or confusable and
+/// nothing changes, so the rebuild is skipped (tests compare both settings).
+fn fold_confusables_with<const SKIP_LATIN_ONLY: bool>(canon: &mut Canonical, original: &str) {
     let text = &canon.text;
     if text.is_ascii() {
+        return;
+    }
+    if SKIP_LATIN_ONLY && !text.chars().any(|c| is_cyrillic(c) || is_greek(c)) {
         return;
     }
     let mut out = String::with_capacity(text.len());
@@ -729,6 +764,32 @@ mod tests {
                 same(&canonicalize_ascii(s), &canonicalize_general(s)),
                 "{s:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_lane_changes_nothing(
+            s in "([a-zA-Z0-9 .,'\"!?\t\r\n-]|\u{200B}|\u{200D}|\u{202E}|\u{E0069}|\u{0435}|\u{043E}|\u{0301}|\u{FF29}|\u{3000}|\u{1F525}|é|忽|\u{2019}|\u{00AD}|\u{0085}){0,120}"
+        ) {
+            let lane = canonicalize_chars::<true>(&s);
+            let plain = canonicalize_chars::<false>(&s);
+            proptest::prop_assert_eq!(&lane.text, &plain.text);
+            proptest::prop_assert_eq!(&lane.map.entries(), &plain.map.entries());
+            proptest::prop_assert_eq!(format!("{:?}", lane.stats), format!("{:?}", plain.stats));
+        }
+
+        #[test]
+        fn skipping_latin_only_text_changes_nothing(
+            s in "([a-zA-Z0-9 .,'!?\n-]|\u{200B}|\u{0435}|\u{03BF}|\u{0301}|\u{0308}|\u{FF29}|\u{1F525}|é|ñ|忽|\u{2019}|\u{1D400}){0,80}"
+        ) {
+            let mut skip = unfolded::<true>(&s);
+            let mut full = skip.clone();
+            fold_confusables_with::<true>(&mut skip, &s);
+            fold_confusables_with::<false>(&mut full, &s);
+            proptest::prop_assert_eq!(&skip.text, &full.text);
+            proptest::prop_assert_eq!(&skip.map.entries(), &full.map.entries());
+            proptest::prop_assert_eq!(format!("{:?}", skip.stats), format!("{:?}", full.stats));
         }
     }
 

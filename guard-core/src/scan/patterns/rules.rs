@@ -1,6 +1,9 @@
 //! Rules over phrase hits: which roles, how close, in which segment, with which gates.
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+type Fnv = BuildHasherDefault<crate::signals::lexicon::Fnv>;
 
 use regex::{Regex, RegexBuilder};
 
@@ -156,7 +159,7 @@ fn push(
 /// Evaluates every rule on one view.
 pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
     let tool = v.source == Source::ToolOutput;
-    let mut vocab: HashSet<&str> = HashSet::new();
+    let mut vocab: HashSet<&str, Fnv> = HashSet::default();
     let mut vocab_span: Option<(usize, usize)> = None;
     let mut hypothetical: Option<(usize, usize)> = None;
     let mut obfuscate: Option<(usize, usize)> = None;
@@ -683,7 +686,12 @@ fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    if t.contains('=') || t.contains("part") {
+    // The regex needs "part" or an `=` before a quote; base64 padding ("==") is neither.
+    let quoted_assignment = memchr::memchr_iter(b'=', t.as_bytes()).any(|i| {
+        t.get(i + 1..)
+            .is_some_and(|r| r.trim_start().starts_with(['"', '\'']))
+    });
+    if quoted_assignment || t.contains("part") {
         let ms: Vec<_> = rs.payload_split.find_iter(t).take(4).collect();
         if ms.len() >= 2 {
             let a = ms.first().map_or(0, |m| m.start());
