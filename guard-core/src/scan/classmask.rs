@@ -18,8 +18,8 @@ pub(crate) const VOWEL: usize = 4;
 pub(crate) const STOP: usize = 5;
 /// Separators of letter-spaced text ("i g n o r e", "i.g.n.o.r.e").
 pub(crate) const JOIN_SEP: usize = 6;
-/// ASCII white space.
-pub(crate) const SPACE: usize = 7;
+/// What base64 and hex runs are made of: letters, digits, `+ - / _ = \`.
+pub(crate) const ENCODED: usize = 7;
 /// The bytes of [`MARK`].
 pub(crate) const MARK_BYTES: &[u8] = b"[<#./\"{(";
 const CLASS_COUNT: usize = 8;
@@ -63,8 +63,8 @@ const fn classes() -> [u8; 256] {
         if matches!(b, b' ' | b'\n' | b'.' | b'-' | b'_' | b'*') {
             c |= 1 << JOIN_SEP;
         }
-        if b.is_ascii_whitespace() {
-            c |= 1 << SPACE;
+        if is_encoded(b) {
+            c |= 1 << ENCODED;
         }
         let mut marks = MARK_BYTES;
         while let [m, tail @ ..] = marks {
@@ -83,6 +83,11 @@ const fn classes() -> [u8; 256] {
 }
 
 static CLASSES: [u8; 256] = classes();
+
+/// A byte that can belong to a base64 (standard or URL-safe, padded) or hex (`\x41`) run.
+pub(crate) const fn is_encoded(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'/' | b'_' | b'=' | b'\\')
+}
 
 /// Transposes an 8×8 bit matrix held in a `u64` (row `r` = byte `r`): bit `8r + c` moves to
 /// bit `8c + r` (Hacker's Delight, 7-3).

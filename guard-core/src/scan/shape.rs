@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::classmask::{ClassMasks, ALPHA, DIGIT, JOIN_SEP, SPACE, STOP};
+use super::classmask::{ClassMasks, ALPHA, DIGIT};
 
 /// The default baseline: fitted on banking77 (CC-BY-4.0, PolyAI-LDN) with
 /// `guard baseline fit`. It holds statistics only, no text.
@@ -165,7 +165,7 @@ impl ShapeFeatures {
     }
 
     /// The same features for plain ASCII text whose canonical view is its lower-cased copy,
-    /// from that view's class masks (`masks`; same letters, digits and line feeds): besides
+    /// from that view's class masks (`masks`; same letters and digits): besides
     /// the character histogram, only counts that compile to vector code read the bytes again.
     /// `None` when `masks` do not describe a text of this length.
     pub(crate) fn of_plain(text: &str, masks: &ClassMasks, counts: PatternCounts) -> Option<Self> {
@@ -173,7 +173,7 @@ impl ShapeFeatures {
         if masks.len != bytes.len() || !bytes.is_ascii() {
             return None;
         }
-        let (mut letters, mut words, mut newlines) = (0usize, 0usize, 0usize);
+        let (mut letters, mut words) = (0usize, 0usize);
         for b in 0..masks.blocks.len() {
             let w = masks.window(b);
             let alpha = w.get(ALPHA);
@@ -181,12 +181,11 @@ impl ShapeFeatures {
             let before = w.before(ALPHA, 1) | w.before(DIGIT, 1);
             letters += alpha.count_ones() as usize;
             words += (alnum & !before).count_ones() as usize;
-            newlines += (w.get(STOP) & w.get(JOIN_SEP) & w.get(SPACE)).count_ones() as usize;
         }
         Some(
             Counts {
                 len: bytes.len(),
-                lines: 1 + newlines,
+                lines: 1 + memchr::memchr_iter(b'\n', bytes).count(),
                 brackets: count_where(bytes, |b| {
                     matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|')
                 }),
