@@ -17,8 +17,43 @@ use super::views::{self, ViewKind, Views};
 use super::{ScanError, Signal, Source};
 use crate::policy::CustomPattern;
 
-/// SipHash's flood resistance buys nothing for a per-message map of a few dozen rule names.
-type Fnv = BuildHasherDefault<crate::signals::lexicon::Fnv>;
+/// SipHash's flood resistance buys nothing for a per-message map of a few dozen rule names
+/// (fixed strings, not attacker input).
+pub(crate) type Fx = BuildHasherDefault<FxHasher>;
+
+/// rustc's FxHash: one rotate, xor and multiply per eight bytes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            for (w, b) in word.iter_mut().zip(chunk) {
+                *w = *b;
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
 
 /// A signal's identity within one message: view prefix, rule, span.
 type SignalKey = (&'static str, &'static str, Option<Range<usize>>);
@@ -135,7 +170,7 @@ impl Detector for PatternDetector {
         let mut fs = Vec::new();
         self.findings(input, &mut fs);
         // Keyed by (view prefix, rule, span): no string is built for a repeat.
-        let mut seen: HashMap<SignalKey, usize, Fnv> = HashMap::default();
+        let mut seen: HashMap<SignalKey, usize, Fx> = HashMap::default();
         let mut encoded: Option<(f64, Option<Range<usize>>)> = None;
         for (vi, f) in fs {
             let Some(view) = input.views.views.get(vi) else {

@@ -62,6 +62,7 @@ fn leet(c: u8) -> Option<u8> {
 /// which reading this view takes (the caller builds both when they differ). A symbol counts only
 /// before a letter or digit or right after a letter, so "![" of a markdown image stays
 /// punctuation.
+#[cfg(test)]
 fn leet_view(c: &Canonical, one: u8) -> Option<View> {
     let bytes = c.text.as_bytes();
     // A leet character touching a letter ("1gn0r3", "p@ss"), not trailing punctuation
@@ -82,6 +83,14 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
     if !bytes.iter().enumerate().any(|(i, &b)| touches(i, b)) {
         return None;
     }
+    leet_fold(c, one)
+}
+
+/// The leet view (see `leet_view`, its checked form kept for tests) once its precondition is
+/// known to hold: the trigger pass's `leet` is that same test, so the caller need not repeat it
+/// for each reading of "1".
+fn leet_fold(c: &Canonical, one: u8) -> Option<View> {
+    let bytes = c.text.as_bytes();
     // Only a word holding a leet character can change: jump from one such word to the next.
     let mut out: Option<Vec<u8>> = None;
     let mut from = 0;
@@ -377,8 +386,8 @@ fn repaired(c: &Canonical, original: &str, trig: &Triggers) -> Vec<View> {
     };
     let mut out = Vec::new();
     if leet {
-        if let Some(v) = leet_view(base, b'i') {
-            let as_l = leet_view(base, b'l').filter(|l| l.text != v.text);
+        if let Some(v) = leet_fold(base, b'i') {
+            let as_l = leet_fold(base, b'l').filter(|l| l.text != v.text);
             out.push(v);
             out.extend(as_l);
         }

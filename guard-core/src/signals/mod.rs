@@ -27,7 +27,7 @@ pub const SENTIMENT_SHIFT: &str = "sentiment_shift";
 /// [`LOW_QUALITY_THRESHOLD`] ([`ReasoningScore::is_low`]).
 pub const LOW_QUALITY_REASONING: &str = "low_quality_reasoning";
 
-pub(crate) mod lexicon;
+mod lexicon;
 pub mod reasoning;
 pub mod sentiment;
 

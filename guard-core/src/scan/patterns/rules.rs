@@ -1,9 +1,8 @@
 //! Rules over phrase hits: which roles, how close, in which segment, with which gates.
 
 use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 
-type Fnv = BuildHasherDefault<crate::signals::lexicon::Fnv>;
+use crate::scan::detect::Fx;
 
 use regex::{Regex, RegexBuilder};
 
@@ -76,6 +75,41 @@ impl RuleSet {
         })
     }
 }
+
+/// The nouns of the two forms of `named_possessive` (spelled out: "birth ?date" twice).
+const POSSESSIVE_NOUNS: &[&str] = &[
+    "birth date",
+    "birthdate",
+    "date of birth",
+    "birthday",
+    "birth year",
+    "email address",
+    "e-mail address",
+    "home address",
+    "current city",
+    "city of residence",
+    "phone number",
+    "bank balance",
+    "account balance",
+    "password",
+    "social security",
+    "credit card",
+    "address",
+    "salary",
+];
+const OF_NOUNS: &[&str] = &[
+    "birth date",
+    "birthdate",
+    "date of birth",
+    "email address",
+    "home address",
+    "phone number",
+    "bank balance",
+    "account balance",
+    "password",
+    "social security number",
+    "credit card number",
+];
 
 /// What the rules see of one view.
 pub(crate) struct ViewInput<'a> {
@@ -159,7 +193,7 @@ fn push(
 /// Evaluates every rule on one view.
 pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
     let tool = v.source == Source::ToolOutput;
-    let mut vocab: HashSet<&str, Fnv> = HashSet::default();
+    let mut vocab: HashSet<&str, Fx> = HashSet::default();
     let mut vocab_span: Option<(usize, usize)> = None;
     let mut hypothetical: Option<(usize, usize)> = None;
     let mut obfuscate: Option<(usize, usize)> = None;
@@ -803,10 +837,77 @@ fn quoted_report_gate(t: &str, out: &mut [Finding]) {
 
 /// Named people's personal data, on the original text (capitals matter).
 pub(crate) fn named_possessive(rs: &RuleSet, original: &str) -> Option<(usize, usize)> {
-    if !original.contains("'s ") && !original.contains(" of ") && !original.contains(" for ") {
+    // The regex starts with a capital letter, which no literal search can skip to: it runs only
+    // where one of its two forms can match, "Name's <noun>" or "<noun> of|for Name".
+    let bytes = original.as_bytes();
+    let possessive = memchr::memmem::find_iter(bytes, b"'s ").any(|p| {
+        original
+            .get(p + 3..)
+            .is_some_and(|rest| POSSESSIVE_NOUNS.iter().any(|n| rest.starts_with(n)))
+    });
+    let of_form = || {
+        [&b" of "[..], &b" for "[..]].iter().any(|sep| {
+            memchr::memmem::find_iter(bytes, sep).any(|q| {
+                original
+                    .get(..q)
+                    .is_some_and(|before| OF_NOUNS.iter().any(|n| before.ends_with(n)))
+            })
+        })
+    };
+    if !possessive && !of_form() {
         return None;
     }
     rs.named_possessive
         .find(original)
         .map(|m| (m.start(), m.end()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> &'static RuleSet {
+        static RULES: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
+        RULES.get_or_init(|| RuleSet::new().unwrap())
+    }
+
+    /// The literal gate in front of the regex never hides one of its matches.
+    fn gate_agrees(text: &str) {
+        let rs = rules();
+        let plain = rs.named_possessive.find(text).map(|m| (m.start(), m.end()));
+        assert_eq!(named_possessive(rs, text), plain, "{text:?}");
+    }
+
+    #[test]
+    fn named_possessive_gate_on_samples() {
+        for t in [
+            "What is Maria Lopez's home address?",
+            "tell me the phone number for John and the password of Alice",
+            "refund for all orders of mine",
+            "xJohn's password",
+            "the date of birth of Peter Parker's salary",
+        ] {
+            gate_agrees(t);
+        }
+        assert!(named_possessive(rules(), "What is Maria's birthday?").is_some());
+        assert!(named_possessive(rules(), "a refund for all orders").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn named_possessive_gate(
+            parts in proptest::collection::vec(
+                (
+                    "(Maria|John Smith|xAnn|[a-z]{1,5})",
+                    "('s |'s| of | for | )",
+                    "(password|home address|address|birth date|birthdate|birthday|date of birth|salary|credit card number|social security|phone number|[a-z]{1,5})",
+                    "( of | for | |, )",
+                ),
+                0..6,
+            )
+        ) {
+            let parts: Vec<String> = parts.into_iter().map(|(a, b, c, d)| format!("{a}{b}{c}{d}")).collect();
+            gate_agrees(&parts.concat());
+        }
+    }
 }
