@@ -1,5 +1,5 @@
-//! Scanner benchmarks: clean, attack (plain-text injections) and adversarial (obfuscated)
-//! messages of 100 B, 1 KiB, 16 KiB and 256 KiB, beside a bare Aho-Corasick pass over the same
+//! Scanner benchmarks: clean (English and multilingual), attack (plain-text injections) and
+//! adversarial (obfuscated) messages of 100 B, 1 KiB, 16 KiB and 256 KiB, beside a bare Aho-Corasick pass over the same
 //! bytes, plus a latency histogram (median, p99) for 1 KiB messages, which criterion does not
 //! report.
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
@@ -16,6 +16,16 @@ const CLEAN: &[&str] = &[
     "I paid with the card ending 4242 and the charge already shows on my statement. ",
     "If it is lost I would prefer a replacement in size 42 rather than a refund. ",
     "Thanks for your help, the chat last time was quick and friendly! ",
+];
+
+/// Ordinary support messages in other languages, with emoji: benign, but not ASCII, so they
+/// take the general normalisation path.
+const MULTILINGUAL: &[&str] = &[
+    "Hola, mi pedido nº 55812 todavía no ha llegado y el seguimiento dice «etiqueta creada». ",
+    "Könnten Sie bitte prüfen, ob das Paket das Lager verlassen hat? Vielen Dank 🙏 ",
+    "Je préfère un remplacement en taille 42 plutôt qu'un remboursement, merci ! 😊 ",
+    "我的订单还没有到，请帮我查一下物流信息，谢谢。 ",
+    "Obrigado pela ajuda, o atendimento da última vez foi rápido e simpático! 👍 ",
 ];
 
 /// Injections in plain ASCII, the way most attacks arrive: the fast path's worst case.
@@ -64,6 +74,7 @@ fn bench_scan(c: &mut Criterion) {
     for size in [100usize, 1024, 16 * 1024, 256 * 1024] {
         for (name, parts) in [
             ("clean", CLEAN),
+            ("multilingual", MULTILINGUAL),
             ("attack", ATTACK),
             ("adversarial", ADVERSARIAL),
         ] {
@@ -89,6 +100,7 @@ fn latency_histogram() {
     let sc = scanner();
     for (name, parts) in [
         ("clean", CLEAN),
+        ("multilingual", MULTILINGUAL),
         ("attack", ATTACK),
         ("adversarial", ADVERSARIAL),
     ] {
@@ -103,11 +115,12 @@ fn latency_histogram() {
 criterion_group!(benches, bench_scan);
 
 fn main() {
-    // `SCAN_PROFILE=clean|attack|adversarial` loops one 1 KiB case for a profiler and exits.
+    // `SCAN_PROFILE=clean|multilingual|attack|adversarial` loops one 1 KiB case for a profiler and exits.
     if let Ok(which) = std::env::var("SCAN_PROFILE") {
         let sc = scanner();
         let parts = match which.as_str() {
             "clean" => CLEAN,
+            "multilingual" => MULTILINGUAL,
             "attack" => ATTACK,
             _ => ADVERSARIAL,
         };

@@ -198,20 +198,94 @@ fn is_greek(c: char) -> bool {
 /// Pushes `c` folded: compatibility decomposition, lower case, accents on Latin letters
 /// dropped. Marks on other scripts are kept: they carry vowels there.
 fn fold_char(c: char, last_base_latin: &mut bool, mut emit: impl FnMut(char)) {
+    let mut apply = |e: char| {
+        if is_combining_mark(e) {
+            if *last_base_latin {
+                return;
+            }
+        } else {
+            *last_base_latin = is_latin(e);
+        }
+        emit(e);
+    };
+    // Han ideographs neither decompose nor change case.
+    if is_unified_han(c) {
+        return apply(c);
+    }
+    match folds().get(c) {
+        Some(seq) => seq.iter().for_each(|&e| apply(e)),
+        None => fold_sequence(c, apply),
+    }
+}
+
+/// The characters `fold_char` considers for `c`, before the accent rule: compatibility
+/// decomposition, lower case, decomposition again.
+fn fold_sequence(c: char, mut out: impl FnMut(char)) {
     for d in std::iter::once(c).nfkd() {
         for l in d.to_lowercase() {
             for e in std::iter::once(l).nfkd() {
-                if is_combining_mark(e) {
-                    if *last_base_latin {
-                        continue;
-                    }
-                } else {
-                    *last_base_latin = is_latin(e);
-                }
-                emit(e);
+                out(e);
             }
         }
     }
+}
+
+fn is_unified_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
+/// [`fold_sequence`] worked out once for the blocks most non-English text and most obfuscation
+/// use (Latin, Greek, Cyrillic, Armenian; fullwidth forms): the iterators cost far more than
+/// the answer.
+struct Folds {
+    ranges: [(u32, u32); 2],
+    /// Per code point of the ranges, in order: up to four characters (`None`: not cached).
+    seqs: Vec<Option<([char; 4], u8)>>,
+}
+
+impl Folds {
+    fn build() -> Self {
+        let ranges = [(0x80, 0x590), (0xFF00, 0xFFF0)];
+        let mut seqs = Vec::new();
+        for &(lo, hi) in &ranges {
+            for cp in lo..hi {
+                let Some(c) = char::from_u32(cp) else {
+                    seqs.push(None);
+                    continue;
+                };
+                let mut buf = ['\0'; 4];
+                let mut n = 0usize;
+                let mut fits = true;
+                fold_sequence(c, |e| {
+                    match buf.get_mut(n) {
+                        Some(slot) => *slot = e,
+                        None => fits = false,
+                    }
+                    n += 1;
+                });
+                seqs.push((fits && n <= 4).then_some((buf, n as u8)));
+            }
+        }
+        Self { ranges, seqs }
+    }
+
+    fn get(&self, c: char) -> Option<&[char]> {
+        let cp = c as u32;
+        let mut offset = 0usize;
+        for &(lo, hi) in &self.ranges {
+            if (lo..hi).contains(&cp) {
+                let (seq, n) = self.seqs.get(offset + (cp - lo) as usize)?.as_ref()?;
+                return seq.get(..usize::from(*n));
+            }
+            offset += (hi - lo) as usize;
+        }
+        None
+    }
+}
+
+fn folds() -> &'static Folds {
+    static FOLDS: std::sync::OnceLock<Folds> = std::sync::OnceLock::new();
+    FOLDS.get_or_init(Folds::build)
 }
 
 /// Keeps the first occurrence: it is what an operator looks at first.
@@ -670,6 +744,41 @@ pub fn canonical_view(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sequence(c: char) -> Vec<char> {
+        let mut v = Vec::new();
+        fold_sequence(c, |e| v.push(e));
+        v
+    }
+
+    #[test]
+    fn cached_folds_are_the_computed_ones() {
+        let folds = folds();
+        let mut cached = 0;
+        for cp in (0x80..0x590).chain(0xFF00..0xFFF0) {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            if let Some(seq) = folds.get(c) {
+                assert_eq!(seq, sequence(c).as_slice(), "U+{cp:04X}");
+                cached += 1;
+            }
+        }
+        assert!(cached > 1500, "{cached}");
+        assert_eq!(folds.get('a'), None);
+        assert_eq!(folds.get('忽'), None);
+    }
+
+    #[test]
+    fn han_ideographs_fold_to_themselves() {
+        for cp in (0x3400..=0x4DBF).chain(0x4E00..=0x9FFF) {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            assert!(is_unified_han(c));
+            assert_eq!(sequence(c), vec![c], "U+{cp:04X}");
+        }
+    }
 
     #[test]
     fn ascii_is_lowercased_and_spaces_collapse() {

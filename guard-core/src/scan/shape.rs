@@ -130,13 +130,13 @@ impl ShapeFeatures {
                 ':' => colons += 1,
                 _ => {}
             }
-            if c.is_alphabetic() {
+            let (alpha, is_upper, alnum) = letter_class(c);
+            if alpha {
                 letters += 1;
-                if c.is_uppercase() {
+                if is_upper {
                     upper += 1;
                 }
             }
-            let alnum = c.is_alphanumeric();
             if alnum && !in_word {
                 words += 1;
             }
@@ -199,6 +199,43 @@ impl ShapeFeatures {
             .features(counts),
         )
     }
+}
+
+/// `(is_alphabetic, is_uppercase, is_alphanumeric)` of `c`, without the Unicode table searches
+/// for ASCII and Han ideographs (Alphabetic, caseless), most of the characters of most texts.
+fn letter_class(c: char) -> (bool, bool, bool) {
+    if c.is_ascii() {
+        let alpha = c.is_ascii_alphabetic();
+        return (alpha, c.is_ascii_uppercase(), c.is_ascii_alphanumeric());
+    }
+    if matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}') {
+        return (true, false, true);
+    }
+    // Latin-1 and the Latin extensions: worked out once by the standard functions.
+    if let Some(&k) = latin_classes().get((c as usize).wrapping_sub(0x80)) {
+        return (k & 1 != 0, k & 2 != 0, k & 4 != 0);
+    }
+    standard_letter_class(c)
+}
+
+fn standard_letter_class(c: char) -> (bool, bool, bool) {
+    let alpha = c.is_alphabetic();
+    (alpha, alpha && c.is_uppercase(), c.is_alphanumeric())
+}
+
+/// `standard_letter_class` of U+0080..U+0250, packed in three bits.
+fn latin_classes() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0x80u32..0x250)
+            .map(|cp| {
+                char::from_u32(cp).map_or(0, |c| {
+                    let (a, u, n) = standard_letter_class(c);
+                    u8::from(a) | u8::from(u) << 1 | u8::from(n) << 2
+                })
+            })
+            .collect()
+    })
 }
 
 /// Bytes satisfying `f`. Byte-wide counters over chunks of 255 let the compiler compare
@@ -432,6 +469,25 @@ impl ShapeBaseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letter_classes_are_the_standard_ones() {
+        for cp in (0..0x3000)
+            .chain(0x3400..=0x4DBF)
+            .chain(0x4E00..=0x9FFF)
+            .chain(0xFF00..0xFFF0)
+        {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let alpha = c.is_alphabetic();
+            assert_eq!(
+                letter_class(c),
+                (alpha, alpha && c.is_uppercase(), c.is_alphanumeric()),
+                "U+{cp:04X}"
+            );
+        }
+    }
 
     /// Plain ASCII text, with the class masks of its canonical view (`None` when the text is
     /// not plain: the caller then measures it the long way).

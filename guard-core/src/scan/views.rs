@@ -38,12 +38,12 @@ pub(crate) struct View {
 pub(crate) struct Views {
     pub views: Vec<View>,
     pub stats: UnicodeStats,
-    /// Class masks of the canonical view (`views[0]`) when it is ASCII, shared by the trigger
-    /// pass and the phrase pass.
+    /// Class masks of the canonical view (`views[0]`), shared by the trigger pass, the phrase
+    /// pass and the shape features.
     pub canonical_masks: Option<ClassMasks>,
 }
 
-fn leet(c: u8) -> Option<u8> {
+const fn leet(c: u8) -> Option<u8> {
     Some(match c {
         b'0' => b'o',
         b'1' | b'!' | b'|' => b'i',
@@ -55,6 +55,23 @@ fn leet(c: u8) -> Option<u8> {
         b'9' => b'g',
         _ => return None,
     })
+}
+
+/// `leet(b).is_some()` as a table: the `match` compiles to an indirect jump per byte.
+static IS_LEET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut rest: &mut [bool] = &mut t;
+    let mut b = 0u8;
+    while let [first, tail @ ..] = rest {
+        *first = leet(b).is_some();
+        rest = tail;
+        b = b.wrapping_add(1);
+    }
+    t
+};
+
+fn is_leet(b: u8) -> bool {
+    IS_LEET.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// Folds leetspeak inside words that mix letters and digit-letters ("1gn0r3"); plain numbers
@@ -96,7 +113,7 @@ fn leet_fold(c: &Canonical, one: u8) -> Option<View> {
     let mut from = 0;
     while let Some(p) = bytes
         .get(from..)
-        .and_then(|r| r.iter().position(|&b| leet(b).is_some()))
+        .and_then(|r| r.iter().position(|&b| is_leet(b)))
     {
         let at = from + p;
         let start = bytes
@@ -129,11 +146,8 @@ fn fold_leet_word(bytes: &[u8], span: Range<usize>, one: u8, out: &mut Option<Ve
         return;
     }
     let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    let leets = word.iter().filter(|b| leet(**b).is_some()).count();
-    let symbols_only = word.len() >= 2
-        && word
-            .iter()
-            .all(|b| !b.is_ascii_digit() && leet(*b).is_some());
+    let leets = word.iter().filter(|&&b| is_leet(b)).count();
+    let symbols_only = word.len() >= 2 && word.iter().all(|&b| !b.is_ascii_digit() && is_leet(b));
     // Two characters are enough: "d0 n07", "@n", and "@$" among other leetspeak.
     if !((letters >= 1 && leets >= 1 && letters + leets >= 2) || symbols_only) {
         return;
@@ -144,7 +158,7 @@ fn fold_leet_word(bytes: &[u8], span: Range<usize>, one: u8, out: &mut Option<Ve
         .rev()
         .take_while(|b| matches!(b, b'!' | b'|'))
         .count();
-    let wordish = |b: &u8| b.is_ascii_alphanumeric() || leet(*b).is_some();
+    let wordish = |b: &u8| b.is_ascii_alphanumeric() || is_leet(*b);
     for k in start..end.saturating_sub(trim) {
         let b = bytes.get(k).copied().unwrap_or(b' ');
         let symbol_in_word = bytes.get(k + 1).is_some_and(wordish)
@@ -209,30 +223,15 @@ fn needs_joined(text: &str, trig: &Triggers) -> bool {
         return false;
     }
     // Longest run of one-letter tokens; non-ASCII letters count as one letter each.
-    let (mut run, mut best, mut tok_chars, mut tok_alpha) = (0usize, 0usize, 0usize, true);
-    let mut step = |c: char| {
-        if matches!(c, ' ' | '\n' | '.' | '-' | '_' | '*') {
-            if tok_chars > 0 {
-                if tok_chars == 1 && tok_alpha {
-                    run += 1;
-                    best = best.max(run);
-                } else {
-                    run = 0;
-                }
-            }
-            tok_chars = 0;
-            tok_alpha = true;
+    let best = if trig.ascii {
+        if trig.spaced_letters {
+            4
         } else {
-            tok_chars += 1;
-            tok_alpha &= c.is_alphabetic();
+            0
         }
-    };
-    if trig.ascii {
-        best = if trig.spaced_letters { 4 } else { 0 };
     } else {
-        text.chars().for_each(&mut step);
-        step(' ');
-    }
+        longest_single_letter_run(text)
+    };
     if best >= 4 {
         return true;
     }
@@ -255,6 +254,51 @@ fn needs_joined(text: &str, trig: &Triggers) -> bool {
     }
     false
 }
+
+/// Longest run of tokens that are one alphabetic character, tokens being split at spaces, line
+/// feeds, dots, dashes, underscores and asterisks. Counted on bytes: only a token of exactly one
+/// character is decoded.
+fn longest_single_letter_run(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut run, mut best, mut chars, mut start) = (0usize, 0usize, 0usize, 0usize);
+    let token_end = |chars: usize, start: usize, run: &mut usize, best: &mut usize| {
+        if chars == 0 {
+            return;
+        }
+        let letter = chars == 1
+            && text
+                .get(start..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(char::is_alphabetic);
+        *run = if letter { *run + 1 } else { 0 };
+        *best = (*best).max(*run);
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        if SEPARATOR.get(usize::from(b)).copied().unwrap_or(false) {
+            token_end(chars, start, &mut run, &mut best);
+            chars = 0;
+        } else if b & 0xC0 != 0x80 {
+            // An ASCII byte or the first byte of a character.
+            start = if chars == 0 { i } else { start };
+            chars += 1;
+        }
+    }
+    token_end(chars, start, &mut run, &mut best);
+    best
+}
+
+/// The token separators of letter-spaced text, as a table.
+static SEPARATOR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut rest: &mut [bool] = &mut t;
+    let mut b = 0u8;
+    while let [first, tail @ ..] = rest {
+        *first = matches!(b, b' ' | b'\n' | b'.' | b'-' | b'_' | b'*');
+        rest = tail;
+        b = b.wrapping_add(1);
+    }
+    t
+};
 
 /// Line breaks inside a sentence read as spaces: "ignore all\nprevious instructions". A break
 /// after sentence punctuation, or a blank line, still ends the segment.
@@ -366,12 +410,10 @@ fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
 /// soft line breaks unwrapped, then leetspeak folded (with "1" as "i", and as "l" when that
 /// differs). Each step applies only when its trick is present; they compose because an
 /// attacker combines them ("1 g n 0 r 3" is spaced leetspeak).
-fn repaired(c: &Canonical, original: &str, trig: &Triggers) -> Vec<View> {
-    let respaced = if needs_joined(&c.text, trig) {
-        respace(c, original)
-    } else {
-        None
-    };
+/// `joined`: what [`needs_joined`] says of `c` (the caller asks once for this and the joined
+/// view).
+fn repaired(c: &Canonical, original: &str, trig: &Triggers, joined: bool) -> Vec<View> {
+    let respaced = if joined { respace(c, original) } else { None };
     let unwrapped = if trig.newlines > 0 {
         unwrap_lines(respaced.as_ref().unwrap_or(c))
     } else {
@@ -409,14 +451,15 @@ fn repaired(c: &Canonical, original: &str, trig: &Triggers) -> Vec<View> {
 /// Appends the repaired readings of `c` (a decoded payload) as extra lines.
 fn append_repaired(c: &mut Canonical, original: &str) {
     let trig = Triggers::of(c.text.as_bytes());
-    for v in repaired(c, original, &trig) {
+    let joined = needs_joined(&c.text, &trig);
+    for v in repaired(c, original, &trig, joined) {
         c.text.push('\n');
         c.text.push_str(&v.text);
     }
 }
 
-fn joined_view(c: &Canonical, trig: &Triggers) -> Option<View> {
-    if !needs_joined(&c.text, trig) {
+fn joined_view(c: &Canonical, joined: bool) -> Option<View> {
+    if !joined {
         return None;
     }
     let mut text = String::with_capacity(c.text.len());
@@ -596,16 +639,26 @@ fn pig_latin(canonical: &str) -> Option<String> {
 }
 
 /// Byte classes for the one-pass trigger scan.
+#[cfg(test)]
 const C_ALPHA: u16 = 1;
+#[cfg(test)]
 const C_DIGIT: u16 = 1 << 1;
+#[cfg(test)]
 const C_LEET: u16 = 1 << 2;
+#[cfg(test)]
 const C_LOWER: u16 = 1 << 3;
+#[cfg(test)]
 const C_VOWEL: u16 = 1 << 4;
+#[cfg(test)]
 const C_STOP: u16 = 1 << 5;
+#[cfg(test)]
 const C_NONASCII: u16 = 1 << 6;
+#[cfg(test)]
 const C_NEWLINE: u16 = 1 << 7;
+#[cfg(test)]
 const C_JOIN_SEP: u16 = 1 << 8;
 
+#[cfg(test)]
 const fn byte_classes() -> [u16; 256] {
     let mut t = [0u16; 256];
     let mut rest: &mut [u16] = &mut t;
@@ -663,8 +716,10 @@ const fn byte_classes() -> [u16; 256] {
     t
 }
 
+#[cfg(test)]
 static CLASSES: [u16; 256] = byte_classes();
 
+#[cfg(test)]
 fn class(b: u8) -> u16 {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
@@ -694,23 +749,16 @@ pub(crate) struct Triggers {
 
 impl Triggers {
     pub(crate) fn of(bytes: &[u8]) -> Self {
-        if bytes.is_ascii() {
-            Self::of_ascii(bytes)
-        } else {
-            Self::of_any(bytes)
-        }
-    }
-
-    fn of_ascii(bytes: &[u8]) -> Self {
         Self::of_masks(bytes, &ClassMasks::of(bytes))
     }
 
-    /// The same answers from the class masks of `bytes` (ASCII; see [`ClassMasks`]): no branch
-    /// per word boundary.
+    /// The answers from the class masks of `bytes` (see [`ClassMasks`]): no branch per word
+    /// boundary. Bytes of non-ASCII characters belong to no class, which is how the byte loop
+    /// ([`Triggers::of_any`], kept as the reference) treats them too.
     pub(crate) fn of_masks(bytes: &[u8], m: &ClassMasks) -> Self {
         let n = bytes.len();
         let mut t = Triggers {
-            ascii: true,
+            ascii: bytes.is_ascii(),
             ..Triggers::default()
         };
         t.hints.percent = memchr::memchr(b'%', bytes).is_some();
@@ -800,7 +848,8 @@ impl Triggers {
         t
     }
 
-    /// Byte by byte, for text with non-ASCII bytes.
+    /// Byte by byte: the reference the mask pass is tested against.
+    #[cfg(test)]
     fn of_any(bytes: &[u8]) -> Self {
         let mut t = Triggers {
             ascii: true,
@@ -947,15 +996,13 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     let mut canon = canonicalize(text);
     let stats = std::mem::take(&mut canon.stats);
     let bytes = canon.text.as_bytes();
-    let masks = bytes.is_ascii().then(|| ClassMasks::of(bytes));
-    let trig = match &masks {
-        Some(m) => Triggers::of_masks(bytes, m),
-        None => Triggers::of_any(bytes),
-    };
+    let masks = ClassMasks::of(bytes);
+    let trig = Triggers::of_masks(bytes, &masks);
     let mut views = Vec::with_capacity(4);
     let mut budget = DECODE_BUDGET.min(text.len().saturating_mul(2).max(4096));
-    views.extend(repaired(&canon, text, &trig));
-    if let Some(v) = joined_view(&canon, &trig) {
+    let joined = needs_joined(&canon.text, &trig);
+    views.extend(repaired(&canon, text, &trig, joined));
+    if let Some(v) = joined_view(&canon, joined) {
         views.push(v);
     }
     // When the canonical view is the lower-cased message byte for byte, the trigger pass saw
@@ -1012,7 +1059,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     Views {
         views,
         stats,
-        canonical_masks: masks,
+        canonical_masks: Some(masks),
     }
 }
 
@@ -1229,7 +1276,25 @@ mod tests {
             s in "[a-zA-Z0-9 .!?|@$%+<>'\"*_\t\r\n-]{0,400}"
         ) {
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), triggers_reference(&s));
-            proptest::prop_assert_eq!(Triggers::of_ascii(s.as_bytes()), Triggers::of_any(s.as_bytes()));
+            proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), Triggers::of_any(s.as_bytes()));
+        }
+
+        #[test]
+        fn spaced_letters_are_counted_by_character(
+            parts in proptest::collection::vec("(é|ñ|忽|Ｉ|a|ab|é\u{0301}|1|🔥)[ .\n*_-]{1,2}", 0..40)
+        ) {
+            let t = parts.concat();
+            let c = canonicalize(&t);
+            let trig = Triggers::of(c.text.as_bytes());
+            proptest::prop_assert_eq!(needs_joined(&c.text, &trig), needs_joined_reference(&c.text), "{:?}", t);
+            proptest::prop_assert_eq!(needs_joined(&t, &Triggers::of(t.as_bytes())), needs_joined_reference(&t), "{:?}", t);
+        }
+
+        #[test]
+        fn the_mask_pass_matches_the_byte_loop_on_any_text(
+            s in "([a-z0-9 .!|@$+\n*-]|é|ñ|忽|\u{200B}|Ｉ|\u{0301}|🔥){0,200}"
+        ) {
+            proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), Triggers::of_any(s.as_bytes()));
         }
 
         // Word-shaped text across several 64-byte blocks: runs of letters, "ay" endings,
@@ -1243,7 +1308,7 @@ mod tests {
         ) {
             let long = parts.concat();
             proptest::prop_assert_eq!(Triggers::of(long.as_bytes()), triggers_reference(&long));
-            proptest::prop_assert_eq!(Triggers::of_ascii(long.as_bytes()), Triggers::of_any(long.as_bytes()));
+            proptest::prop_assert_eq!(Triggers::of(long.as_bytes()), Triggers::of_any(long.as_bytes()));
         }
     }
 
