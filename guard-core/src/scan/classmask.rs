@@ -1,11 +1,12 @@
-//! ASCII byte classes as bit masks, 64 positions to a word.
+//! ASCII byte classes as bit masks, 64 positions to a word, built once per canonical view and
+//! shared by the trigger pass (which derived views a text needs), the phrase pass (where a
+//! phrase may start) and the shape features.
 //!
-//! The per-message gates (which extra views a text needs) look at each byte and its
-//! neighbours. Written as a loop, they branch at every word boundary, and on prose those
-//! mispredicted branches cost more than the work itself. As masks, the same questions are a
-//! few shifts, ands and popcounts per 64 bytes, whatever the text.
+//! Those questions look at each byte and its neighbours. Written as a loop, they branch at
+//! every word boundary, and on prose those mispredicted branches cost more than the work
+//! itself. As masks they are a few shifts, ands and popcounts per 64 bytes, whatever the text.
 
-/// Class bits, one mask each.
+// The classes, one mask each.
 pub(crate) const ALPHA: usize = 0;
 pub(crate) const DIGIT: usize = 1;
 /// A character leetspeak uses for a letter (`0 1 3 4 5 7 8 9 ! | @ $ +`).
