@@ -6,10 +6,12 @@
 //! every word boundary, and on prose those mispredicted branches cost more than the work
 //! itself. As masks they are a few shifts, ands and popcounts per 64 bytes, whatever the text.
 
+use super::views::leet;
+
 // The classes, one mask each.
 pub(crate) const ALPHA: usize = 0;
 pub(crate) const DIGIT: usize = 1;
-/// A character leetspeak uses for a letter (`0 1 3 4 5 7 8 9 ! | @ $ +`).
+/// A character leetspeak uses for a letter (`0 1 3 4 5 7 8 9 ! | @ $ +`, see `views::leet`).
 pub(crate) const LEET: usize = 2;
 /// Punctuation that can open a marker phrase (`[system]`, `<|im_start|>`, `### instruction`).
 pub(crate) const MARK: usize = 3;
@@ -38,21 +40,7 @@ const fn classes() -> [u8; 256] {
         if b.is_ascii_digit() {
             c |= 1 << DIGIT;
         }
-        if matches!(
-            b,
-            b'0' | b'1'
-                | b'!'
-                | b'|'
-                | b'3'
-                | b'4'
-                | b'@'
-                | b'5'
-                | b'$'
-                | b'7'
-                | b'+'
-                | b'8'
-                | b'9'
-        ) {
+        if leet(b).is_some() {
             c |= 1 << LEET;
         }
         if matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {

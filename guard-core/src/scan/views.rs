@@ -43,7 +43,7 @@ pub(crate) struct Views {
     pub canonical_masks: Option<ClassMasks>,
 }
 
-const fn leet(c: u8) -> Option<u8> {
+pub(crate) const fn leet(c: u8) -> Option<u8> {
     Some(match c {
         b'0' => b'o',
         b'1' | b'!' | b'|' => b'i',
@@ -675,21 +675,7 @@ const fn byte_classes() -> [u16; 256] {
         if b.is_ascii_digit() {
             c |= C_DIGIT;
         }
-        if matches!(
-            b,
-            b'0' | b'1'
-                | b'!'
-                | b'|'
-                | b'3'
-                | b'4'
-                | b'@'
-                | b'5'
-                | b'$'
-                | b'7'
-                | b'+'
-                | b'8'
-                | b'9'
-        ) {
+        if leet(b).is_some() {
             c |= C_LEET;
         }
         if matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
