@@ -2,6 +2,32 @@
 
 use std::time::Instant;
 
+/// Ordinary support sentences, shared by the scanner and learned-detector benches.
+pub const CLEAN: &[&str] = &[
+    "Hi, I ordered a pair of running shoes last week and the tracking page still says label created. ",
+    "Could you check whether the parcel left the warehouse? My order number is 55812. ",
+    "I paid with the card ending 4242 and the charge already shows on my statement. ",
+    "If it is lost I would prefer a replacement in size 42 rather than a refund. ",
+    "Thanks for your help, the chat last time was quick and friendly! ",
+];
+
+/// `n` bytes (cut at a character boundary) of `parts`, cycled.
+pub fn cycled(parts: &[&str], n: usize) -> String {
+    let mut s = String::with_capacity(n + 64);
+    for part in parts.iter().cycle() {
+        if s.len() >= n || part.is_empty() {
+            break;
+        }
+        s.push_str(part);
+    }
+    let mut end = n.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
+}
+
 /// Percentiles of individually timed calls, for the p99 figures criterion does not report.
 #[derive(Debug)]
 pub struct Latency {
