@@ -56,7 +56,24 @@ impl std::hash::Hasher for FxHasher {
 }
 
 /// A signal's identity within one message: view prefix, rule, span.
-type SignalKey = (&'static str, &'static str, Option<Range<usize>>);
+type SignalKey = (Name, Name, Option<Range<usize>>);
+
+/// A rule or view name. Names come from a few static strings, so comparing addresses first
+/// settles almost every comparison without reading the bytes.
+#[derive(Debug, Clone, Copy, Eq)]
+struct Name(&'static str);
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0) || self.0 == other.0
+    }
+}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 /// Everything detectors look at, computed once per message.
 pub(crate) struct Input<'a> {
@@ -148,13 +165,8 @@ impl PatternDetector {
                 continue;
             };
             let mut fs = Vec::new();
-            let vin = patterns::rules::ViewInput {
-                text: &view.text,
-                hits,
-                segments: segs,
-                source: input.source,
-                primary: vi == 0,
-            };
+            let vin =
+                patterns::rules::ViewInput::new(&view.text, hits, segs, input.source, vi == 0);
             patterns::evaluate(&self.rules, &vin, &mut fs);
             out.extend(fs.into_iter().map(|f| (vi, f)));
         }
@@ -170,7 +182,8 @@ impl Detector for PatternDetector {
         let mut fs = Vec::new();
         self.findings(input, &mut fs);
         // Keyed by (view prefix, rule, span): no string is built for a repeat.
-        let mut seen: HashMap<SignalKey, usize, Fx> = HashMap::default();
+        let mut seen: HashMap<SignalKey, usize, Fx> =
+            HashMap::with_capacity_and_hasher(fs.len(), Fx::default());
         let mut encoded: Option<(f64, Option<Range<usize>>)> = None;
         for (vi, f) in fs {
             let Some(view) = input.views.views.get(vi) else {
@@ -188,19 +201,20 @@ impl Detector for PatternDetector {
             // Leet and joined views repeat what the canonical view already reported; only
             // their own findings are worth a separate signal.
             if matches!(view.kind, ViewKind::Leet | ViewKind::Joined)
-                && seen.contains_key(&("", f.rule, span.clone()))
+                && seen.contains_key(&(Name(""), Name(f.rule), span.clone()))
             {
                 continue;
             }
             let prefix = view_prefix(view.kind);
-            match seen.get(&(prefix, f.rule, span.clone())) {
+            let key = (Name(prefix), Name(f.rule), span.clone());
+            match seen.get(&key) {
                 Some(&k) => {
                     if let Some(s) = out.signals.get_mut(k) {
                         s.score = s.score.max(f.score);
                     }
                 }
                 None => {
-                    seen.insert((prefix, f.rule, span.clone()), out.signals.len());
+                    seen.insert(key, out.signals.len());
                     out.signals.push(Signal {
                         detector: self.name(),
                         rule: format!("{prefix}{}", f.rule),

@@ -202,8 +202,9 @@ impl ShapeFeatures {
 }
 
 /// `(is_alphabetic, is_uppercase, is_alphanumeric)` of `c`, without the Unicode table searches
-/// for ASCII and Han ideographs (Alphabetic, caseless), most of the characters of most texts.
-fn letter_class(c: char) -> (bool, bool, bool) {
+/// for ASCII, the Latin, Greek and Cyrillic blocks and Han ideographs (Alphabetic, caseless),
+/// most of the characters of most texts. The normaliser's word splitting uses it too.
+pub(crate) fn letter_class(c: char) -> (bool, bool, bool) {
     if c.is_ascii() {
         let alpha = c.is_ascii_alphabetic();
         return (alpha, c.is_ascii_uppercase(), c.is_ascii_alphanumeric());
@@ -211,7 +212,8 @@ fn letter_class(c: char) -> (bool, bool, bool) {
     if matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}') {
         return (true, false, true);
     }
-    // Latin-1 and the Latin extensions: worked out once by the standard functions.
+    // Latin-1, the Latin extensions, Greek, Cyrillic, Armenian: worked out once by the
+    // standard functions.
     if let Some(&k) = latin_classes().get((c as usize).wrapping_sub(0x80)) {
         return (k & 1 != 0, k & 2 != 0, k & 4 != 0);
     }
@@ -223,11 +225,11 @@ fn standard_letter_class(c: char) -> (bool, bool, bool) {
     (alpha, alpha && c.is_uppercase(), c.is_alphanumeric())
 }
 
-/// `standard_letter_class` of U+0080..U+0250, packed in three bits.
+/// `standard_letter_class` of U+0080..U+0590, packed in three bits.
 fn latin_classes() -> &'static [u8] {
     static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        (0x80u32..0x250)
+        (0x80u32..0x590)
             .map(|cp| {
                 char::from_u32(cp).map_or(0, |c| {
                     let (a, u, n) = standard_letter_class(c);

@@ -100,16 +100,21 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
     if !bytes.iter().enumerate().any(|(i, &b)| touches(i, b)) {
         return None;
     }
-    leet_fold(c, one)
+    leet_fold(c).map(|(i, l)| match l {
+        Some(l) if one == b'l' => l,
+        _ => i,
+    })
 }
 
-/// The leet view (see `leet_view`, its checked form kept for tests) once its precondition is
-/// known to hold: the trigger pass's `leet` is that same test, so the caller need not repeat it
-/// for each reading of "1".
-fn leet_fold(c: &Canonical, one: u8) -> Option<View> {
+/// The leet views (see `leet_view`, its checked form kept for tests) once their precondition
+/// is known to hold: the trigger pass's `leet` is that same test. Returns the reading of "1" as
+/// "i", and the reading as "l" when some "1" was folded (the two differ only there, so the
+/// second is the first with those bytes patched, not a second pass).
+fn leet_fold(c: &Canonical) -> Option<(View, Option<View>)> {
     let bytes = c.text.as_bytes();
     // Only a word holding a leet character can change: jump from one such word to the next.
     let mut out: Option<Vec<u8>> = None;
+    let mut ones = Vec::new();
     let mut from = 0;
     while let Some(p) = bytes
         .get(from..)
@@ -124,30 +129,51 @@ fn leet_fold(c: &Canonical, one: u8) -> Option<View> {
             .get(at..)
             .and_then(|r| r.iter().position(u8::is_ascii_whitespace))
             .map_or(bytes.len(), |k| at + k);
-        fold_leet_word(bytes, start..end, one, &mut out);
+        fold_leet_word(bytes, start..end, &mut out, &mut ones);
         from = end + 1;
     }
     let out = out?;
-    let text = String::from_utf8(out).ok()?;
-    Some(View {
-        kind: ViewKind::Leet,
-        text,
-        map: c.map.clone(),
-        boundaries: true,
-    })
+    let as_l = (!ones.is_empty()).then(|| {
+        let mut l = out.clone();
+        for &k in &ones {
+            if let Some(b) = l.get_mut(k) {
+                *b = b'l';
+            }
+        }
+        l
+    });
+    let view = |bytes: Vec<u8>| {
+        String::from_utf8(bytes).ok().map(|text| View {
+            kind: ViewKind::Leet,
+            text,
+            map: c.map.clone(),
+            boundaries: true,
+        })
+    };
+    Some((view(out)?, as_l.and_then(view)))
 }
 
 /// Folds one whitespace-delimited word of `bytes` into `out` (copied from `bytes` on the first
-/// change), when the word reads as leetspeak.
-fn fold_leet_word(bytes: &[u8], span: Range<usize>, one: u8, out: &mut Option<Vec<u8>>) {
+/// change), when the word reads as leetspeak; "1" becomes "i", and its place goes to `ones`.
+fn fold_leet_word(
+    bytes: &[u8],
+    span: Range<usize>,
+    out: &mut Option<Vec<u8>>,
+    ones: &mut Vec<usize>,
+) {
     let (start, end) = (span.start, span.end);
     let word = bytes.get(start..end).unwrap_or(&[]);
     if email_shaped(word) {
         return;
     }
-    let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    let leets = word.iter().filter(|&&b| is_leet(b)).count();
-    let symbols_only = word.len() >= 2 && word.iter().all(|&b| !b.is_ascii_digit() && is_leet(b));
+    let (mut letters, mut leets, mut leet_symbols) = (0usize, 0usize, 0usize);
+    for &b in word {
+        letters += usize::from(b.is_ascii_alphabetic());
+        let l = is_leet(b);
+        leets += usize::from(l);
+        leet_symbols += usize::from(l && !b.is_ascii_digit());
+    }
+    let symbols_only = word.len() >= 2 && leet_symbols == word.len();
     // Two characters are enough: "d0 n07", "@n", and "@$" among other leetspeak.
     if !((letters >= 1 && leets >= 1 && letters + leets >= 2) || symbols_only) {
         return;
@@ -161,6 +187,9 @@ fn fold_leet_word(bytes: &[u8], span: Range<usize>, one: u8, out: &mut Option<Ve
     let wordish = |b: &u8| b.is_ascii_alphanumeric() || is_leet(*b);
     for k in start..end.saturating_sub(trim) {
         let b = bytes.get(k).copied().unwrap_or(b' ');
+        if !is_leet(b) {
+            continue;
+        }
         let symbol_in_word = bytes.get(k + 1).is_some_and(wordish)
             || k.checked_sub(1)
                 .and_then(|p| bytes.get(p))
@@ -172,7 +201,12 @@ fn fold_leet_word(bytes: &[u8], span: Range<usize>, one: u8, out: &mut Option<Ve
         if (!b.is_ascii_digit() && !symbol_in_word) || template_bar {
             continue;
         }
-        let l = if b == b'1' { Some(one) } else { leet(b) };
+        let l = if b == b'1' {
+            ones.push(k);
+            Some(b'i')
+        } else {
+            leet(b)
+        };
         if let Some(l) = l {
             if let Some(o) = out.get_or_insert_with(|| bytes.to_vec()).get_mut(k) {
                 *o = l;
@@ -428,8 +462,7 @@ fn repaired(c: &Canonical, original: &str, trig: &Triggers, joined: bool) -> Vec
     };
     let mut out = Vec::new();
     if leet {
-        if let Some(v) = leet_fold(base, b'i') {
-            let as_l = leet_fold(base, b'l').filter(|l| l.text != v.text);
+        if let Some((v, as_l)) = leet_fold(base) {
             out.push(v);
             out.extend(as_l);
         }

@@ -170,7 +170,7 @@ impl std::fmt::Debug for Lexicon {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() && (c.is_ascii() || !is_unspaced_script(c))
+    crate::scan::shape::letter_class(c).2 && (c.is_ascii() || !is_unspaced_script(c))
 }
 
 /// Scripts written without spaces between words: no boundary checks there.

@@ -119,6 +119,35 @@ pub(crate) struct ViewInput<'a> {
     pub source: Source,
     /// The canonical view (document-level measures run once, there).
     pub primary: bool,
+    /// The segment of each hit: the proximity rules compare them for every candidate pair.
+    hit_segments: Vec<usize>,
+}
+
+impl<'a> ViewInput<'a> {
+    pub(crate) fn new(
+        text: &'a str,
+        hits: &'a [Hit],
+        segments: &'a [usize],
+        source: Source,
+        primary: bool,
+    ) -> Self {
+        let hit_segments = hits.iter().map(|h| segment_of(segments, h.start)).collect();
+        Self {
+            text,
+            hits,
+            segments,
+            source,
+            primary,
+            hit_segments,
+        }
+    }
+
+    fn hit_segment(&self, i: usize) -> usize {
+        self.hit_segments
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| self.hits.get(i).map_or(0, |h| seg(self, h.start)))
+    }
 }
 
 fn seg(v: &ViewInput<'_>, pos: usize) -> usize {
@@ -128,27 +157,27 @@ fn seg(v: &ViewInput<'_>, pos: usize) -> usize {
 /// First hit with `role` after hit `i`, in the same segment, starting within `window` bytes.
 fn after(v: &ViewInput<'_>, i: usize, role: Role, window: usize) -> Option<(usize, Hit)> {
     let h = *v.hits.get(i)?;
-    let s = seg(v, h.start);
+    let s = v.hit_segment(i);
     v.hits
         .iter()
         .enumerate()
         .skip(i + 1)
         .take_while(|(_, o)| o.start <= h.end + window)
-        .find(|(_, o)| o.has(role) && seg(v, o.start) == s)
+        .find(|&(j, o)| o.has(role) && v.hit_segment(j) == s)
         .map(|(j, o)| (j, *o))
 }
 
 /// Last hit with `role` before hit `i`, in the same segment, ending within `window` bytes.
 fn before(v: &ViewInput<'_>, i: usize, role: Role, window: usize) -> Option<(usize, Hit)> {
     let h = *v.hits.get(i)?;
-    let s = seg(v, h.start);
+    let s = v.hit_segment(i);
     v.hits
         .get(..i)?
         .iter()
         .enumerate()
         .rev()
         .take_while(|(_, o)| o.end + window >= h.start)
-        .find(|(_, o)| o.has(role) && seg(v, o.start) == s)
+        .find(|&(j, o)| o.has(role) && v.hit_segment(j) == s)
         .map(|(j, o)| (j, *o))
 }
 
@@ -204,7 +233,7 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
     let mut off_topic_budget = OFF_TOPIC_CHECKS;
 
     for (i, h) in v.hits.iter().enumerate() {
-        let s = Some(seg(v, h.start));
+        let s = Some(v.hit_segment(i));
         if h.has(Role::Override) || h.has(Role::OverrideWeak) {
             let strong = h.has(Role::Override);
             let object = after(v, i, Role::Instr, NEAR).or_else(|| {
@@ -713,7 +742,7 @@ fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
                 Some(seg(v, m.start())),
             );
         }
-        if t.bytes().filter(|&b| b == b':').count() >= 4 {
+        if memchr::memchr_iter(b':', t.as_bytes()).nth(3).is_some() {
             let n = rs.dialogue.find_iter(t).take(8).count();
             if n >= 4 {
                 push(out, "dialogue_injection", 0.35, 0, t.len().min(1), None);
@@ -789,9 +818,7 @@ fn repetition(t: &str, out: &mut Vec<Finding>) {
             return;
         }
         total += 1;
-        let h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        }) | 1;
+        let h = word_hash(w.as_bytes()) | 1;
         let mut k = (h as usize) & 511;
         loop {
             match table.get_mut(k) {
@@ -809,6 +836,23 @@ fn repetition(t: &str, out: &mut Vec<Finding>) {
     if total >= 40 && distinct * 100 <= total * 15 {
         push(out, "repetition_flood", 0.55, 0, t.len(), None);
     }
+}
+
+/// A word's hash, eight bytes per multiply (a byte-at-a-time hash was a chain of a multiply
+/// per byte, most of the cost of this rule on ordinary text).
+fn word_hash(w: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ w.len() as u64;
+    for chunk in w.chunks(8) {
+        // Built in a register: bytes copied into a stack array and read back as one word
+        // stalled on store forwarding.
+        let word = chunk
+            .iter()
+            .rev()
+            .fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        h = (h ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+    }
+    h
 }
 
 /// A customer forwarding a phishing mail for inspection quotes the attack: findings inside
