@@ -67,6 +67,9 @@ const fn packed_classes() -> [u64; 256] {
 
 static PACKED: [u64; 256] = packed_classes();
 
+/// Runs of ASCII at least this long take the byte path in [`ShapeFeatures::measure`].
+const ASCII_RUN: usize = 16;
+
 /// Shape features of one message.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapeFeatures(pub [f64; 9]);
@@ -82,12 +85,12 @@ impl ShapeFeatures {
     /// Features of `text`; `imperatives` and `markers` come from the pattern layer (0 when
     /// fitting from raw text is all that is wanted).
     pub(crate) fn of(text: &str, counts: PatternCounts) -> Self {
-        Self::measure(text, counts, text.is_ascii())
+        Self::measure(text, counts, true)
     }
 
-    /// `ascii` selects the byte fast path (only valid for ASCII text; the tests check that both
-    /// paths agree there).
-    fn measure(text: &str, counts: PatternCounts, ascii: bool) -> Self {
+    /// `lanes` lets runs of ASCII take the byte fast path (the tests check that both settings
+    /// agree on any text).
+    fn measure(text: &str, counts: PatternCounts, lanes: bool) -> Self {
         let mut lines = 1usize;
         let mut brackets = 0usize;
         let mut colons = 0usize;
@@ -97,58 +100,83 @@ impl ShapeFeatures {
         let mut words = 0usize;
         let mut in_word = false;
         let mut hist = [0u32; 64];
-        if ascii {
-            // Same counts as the loop below, byte by byte, from a class table (no branches).
-            let bytes = text.as_bytes();
-            // The five counts travel packed in one u64 (12 bits each, flushed every 4000
-            // bytes); the histogram has a pass of its own.
-            let mut prev_alnum = false;
-            for chunk in bytes.chunks(4000) {
-                let mut packed = 0u64;
-                for &b in chunk {
-                    packed = packed.wrapping_add(PACKED.get(usize::from(b)).copied().unwrap_or(0));
-                    let alnum = b.is_ascii_alphanumeric();
-                    words = words.wrapping_add(usize::from(alnum & !prev_alnum));
-                    prev_alnum = alnum;
-                }
-                let field = |i: u32| ((packed >> (12 * i)) & 0xFFF) as usize;
-                lines = lines.wrapping_add(field(0));
-                brackets = brackets.wrapping_add(field(1));
-                colons = colons.wrapping_add(field(2));
-                letters = letters.wrapping_add(field(3));
-                upper = upper.wrapping_add(field(4));
-            }
-            hist = ascii_histogram(bytes);
-            chars = text.len();
-        }
-        let rest = if ascii { "" } else { text };
-        for c in rest.chars() {
-            chars += 1;
-            match c {
-                '\n' => lines += 1,
-                '[' | ']' | '{' | '}' | '<' | '>' | '|' => brackets += 1,
-                ':' => colons += 1,
-                _ => {}
-            }
-            let (alpha, is_upper, alnum) = letter_class(c);
-            if alpha {
-                letters += 1;
-                if is_upper {
-                    upper += 1;
-                }
-            }
-            if alnum && !in_word {
-                words += 1;
-            }
-            in_word = alnum;
-            let bucket = if c.is_ascii() {
-                (c as usize) & 63
+        let mut rest = text;
+        while !rest.is_empty() {
+            let run = if lanes {
+                rest.bytes()
+                    .position(|b| !b.is_ascii())
+                    .unwrap_or(rest.len())
             } else {
-                (c as usize) % 61 + 3
+                0
             };
-            if let Some(h) = hist.get_mut(bucket) {
-                *h += 1;
+            // Short runs (between the words of a non-Latin script) cost less character by
+            // character than a histogram pass of their own.
+            let run = if run >= ASCII_RUN || run == rest.len() {
+                run
+            } else {
+                0
+            };
+            let Some((ascii, tail)) = rest.split_at_checked(run) else {
+                break;
+            };
+            if !ascii.is_empty() {
+                // Same counts as the character loop below, byte by byte, from a class table
+                // (no branches). The five counts travel packed in one u64 (12 bits each,
+                // flushed every 4000 bytes); the histogram has a pass of its own.
+                let bytes = ascii.as_bytes();
+                let mut prev_alnum = in_word;
+                for chunk in bytes.chunks(4000) {
+                    let mut packed = 0u64;
+                    for &b in chunk {
+                        packed =
+                            packed.wrapping_add(PACKED.get(usize::from(b)).copied().unwrap_or(0));
+                        let alnum = b.is_ascii_alphanumeric();
+                        words = words.wrapping_add(usize::from(alnum & !prev_alnum));
+                        prev_alnum = alnum;
+                    }
+                    let field = |i: u32| ((packed >> (12 * i)) & 0xFFF) as usize;
+                    lines = lines.wrapping_add(field(0));
+                    brackets = brackets.wrapping_add(field(1));
+                    colons = colons.wrapping_add(field(2));
+                    letters = letters.wrapping_add(field(3));
+                    upper = upper.wrapping_add(field(4));
+                }
+                in_word = prev_alnum;
+                for (h, n) in hist.iter_mut().zip(ascii_histogram(bytes)) {
+                    *h = h.wrapping_add(n);
+                }
+                chars += bytes.len();
             }
+            let mut tail_chars = tail.chars();
+            if let Some(c) = tail_chars.next() {
+                chars += 1;
+                match c {
+                    '\n' => lines += 1,
+                    '[' | ']' | '{' | '}' | '<' | '>' | '|' => brackets += 1,
+                    ':' => colons += 1,
+                    _ => {}
+                }
+                let (alpha, is_upper, alnum) = letter_class(c);
+                if alpha {
+                    letters += 1;
+                    if is_upper {
+                        upper += 1;
+                    }
+                }
+                if alnum && !in_word {
+                    words += 1;
+                }
+                in_word = alnum;
+                let bucket = if c.is_ascii() {
+                    (c as usize) & 63
+                } else {
+                    (c as usize) % 61 + 3
+                };
+                if let Some(h) = hist.get_mut(bucket) {
+                    *h += 1;
+                }
+            }
+            rest = tail_chars.as_str();
         }
         Counts {
             len: text.len(),
@@ -571,6 +599,14 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn ascii_fast_path_matches_general_path(s in "[\x00-\x7f]{0,300}") {
+            paths_agree(&s);
+        }
+
+        /// ASCII runs of every length between other characters, at the run threshold too.
+        #[test]
+        fn ascii_lanes_match_the_general_path_on_mixed_text(
+            s in "([\x00-\x7f]{0,20}|\u{200B}|é|忽|\u{0435}|\u{0130}|\u{FF29}|\u{1F525}|\n){0,40}"
+        ) {
             paths_agree(&s);
         }
     }
