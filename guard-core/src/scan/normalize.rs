@@ -356,7 +356,11 @@ fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
                 .position(|b| !(b' '..=b'~').contains(b))
                 .unwrap_or(rest.len());
             let run = rest.get(..printable).unwrap_or(&[]);
-            let len = memchr::memmem::find(run, b"  ").map_or(run.len(), |k| k + 1);
+            // (A byte loop: the runs are short, and a substring searcher costs its setup.)
+            let len = run
+                .windows(2)
+                .position(|w| w == b"  ")
+                .map_or(run.len(), |k| k + 1);
             let Some(run) = text.get(i..i + len) else {
                 continue;
             };

@@ -142,8 +142,17 @@ impl ShapeFeatures {
                     upper = upper.wrapping_add(field(4));
                 }
                 in_word = prev_alnum;
-                for (h, n) in hist.iter_mut().zip(ascii_histogram(bytes)) {
-                    *h = h.wrapping_add(n);
+                if bytes.len() >= 256 {
+                    for (h, n) in hist.iter_mut().zip(ascii_histogram(bytes)) {
+                        *h = h.wrapping_add(n);
+                    }
+                } else {
+                    // Too short to repay clearing and merging two tables.
+                    for &b in bytes {
+                        if let Some(h) = hist.get_mut(usize::from(b & 63)) {
+                            *h = h.wrapping_add(1);
+                        }
+                    }
                 }
                 chars += bytes.len();
             }
