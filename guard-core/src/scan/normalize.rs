@@ -39,6 +39,14 @@ impl OffsetMap {
         self.identity.is_some()
     }
 
+    /// A map from its entries: `(start, end)` of the original character behind each byte.
+    pub(crate) fn from_entries(bytes: Vec<(u32, u32)>) -> Self {
+        Self {
+            bytes,
+            identity: None,
+        }
+    }
+
     /// Appends `other`'s entries for its bytes `r`.
     pub(crate) fn extend_from(&mut self, other: &OffsetMap, r: Range<usize>) {
         self.materialize();

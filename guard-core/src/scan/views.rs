@@ -384,7 +384,12 @@ fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
         }
         width.saturating_sub(extra).max(1)
     };
-    let single = |r: Option<&str>| r.is_some_and(|t| t.chars().count() == 1);
+    let single = |r: Option<&str>| {
+        r.is_some_and(|t| {
+            let mut cs = t.chars();
+            cs.next().is_some() && cs.next().is_none()
+        })
+    };
     // Original byte ranges of the letter gaps.
     let mut cuts: Vec<(usize, usize)> = Vec::new();
     let mut tok_start = 0usize;
@@ -424,15 +429,21 @@ fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
         from = b.max(from);
     }
     let refolded = canonicalize(&text);
-    let mut map = OffsetMap::with_capacity(refolded.text.len());
-    for j in 0..refolded.text.len() {
-        let orig = refolded.map.get(j).and_then(|(a, b)| {
-            let s = *pos.get(a as usize)?;
-            let e = *pos.get((b as usize).checked_sub(1)?)? + 1;
-            Some((s, e))
-        });
-        map.push_n(1, orig.unwrap_or((0, 0)));
-    }
+    let map = OffsetMap::from_entries(
+        (0..refolded.text.len())
+            .map(|j| {
+                refolded
+                    .map
+                    .get(j)
+                    .and_then(|(a, b)| {
+                        let s = *pos.get(a as usize)?;
+                        let e = *pos.get((b as usize).checked_sub(1)?)? + 1;
+                        Some((s, e))
+                    })
+                    .unwrap_or((0, 0))
+            })
+            .collect(),
+    );
     Some(Canonical {
         text: refolded.text,
         map,
@@ -496,15 +507,16 @@ fn joined_view(c: &Canonical, joined: bool) -> Option<View> {
         return None;
     }
     let mut text = String::with_capacity(c.text.len());
-    let mut map = OffsetMap::with_capacity(c.text.len());
+    let mut entries = Vec::with_capacity(c.text.len());
     for (i, ch) in c.text.char_indices() {
         if ch.is_whitespace() || matches!(ch, '.' | '-' | '_' | '*') {
             continue;
         }
         text.push(ch);
         let orig = c.map.get(i).unwrap_or((0, 0));
-        map.push_n(ch.len_utf8(), orig);
+        entries.extend(std::iter::repeat_n(orig, ch.len_utf8()));
     }
+    let map = OffsetMap::from_entries(entries);
     Some(View {
         kind: ViewKind::Joined,
         text,
