@@ -506,6 +506,44 @@ fn joined_view(c: &Canonical, joined: bool) -> Option<View> {
     if !joined {
         return None;
     }
+    // Byte by byte where the text is ASCII (a character at a time was most of the cost).
+    let bytes = c.text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut entries = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            let dropped =
+                b == b' ' || (0x09..=0x0D).contains(&b) || matches!(b, b'.' | b'-' | b'_' | b'*');
+            if !dropped {
+                out.push(b);
+                entries.push(c.map.get(i).unwrap_or((0, 0)));
+            }
+            i += 1;
+            continue;
+        }
+        let Some(ch) = c.text.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        let n = ch.len_utf8();
+        if !ch.is_whitespace() {
+            out.extend_from_slice(bytes.get(i..i + n).unwrap_or(&[]));
+            let orig = c.map.get(i).unwrap_or((0, 0));
+            entries.extend(std::iter::repeat_n(orig, n));
+        }
+        i += n;
+    }
+    Some(View {
+        kind: ViewKind::Joined,
+        text: String::from_utf8(out).ok()?,
+        map: OffsetMap::from_entries(entries),
+        boundaries: false,
+    })
+}
+
+/// `joined_view` a character at a time, for the tests.
+#[cfg(test)]
+fn joined_view_reference(c: &Canonical) -> (String, Vec<(u32, u32)>) {
     let mut text = String::with_capacity(c.text.len());
     let mut entries = Vec::with_capacity(c.text.len());
     for (i, ch) in c.text.char_indices() {
@@ -516,13 +554,7 @@ fn joined_view(c: &Canonical, joined: bool) -> Option<View> {
         let orig = c.map.get(i).unwrap_or((0, 0));
         entries.extend(std::iter::repeat_n(orig, ch.len_utf8()));
     }
-    let map = OffsetMap::from_entries(entries);
-    Some(View {
-        kind: ViewKind::Joined,
-        text,
-        map,
-        boundaries: false,
-    })
+    (text, entries)
 }
 
 /// Which encodings a text may hold, from cheap byte tests: most messages contain none.
@@ -1396,6 +1428,33 @@ mod tests {
             )
         ) {
             leet_agrees(&parts.concat());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn joined_view_matches_the_character_loop(
+            s in "([a-zA-Z0-9]{1,3}|[ .\\-_*\t\n\x0B\x0C\r]|é|\u{3000}|\u{00A0}|\u{2028}|忽|\u{0435}){0,60}"
+        ) {
+            let c = canonicalize(&s);
+            let v = joined_view(&c, true);
+            proptest::prop_assert!(v.is_some());
+            if let Some(v) = v {
+                let (text, entries) = joined_view_reference(&c);
+                proptest::prop_assert_eq!(v.text, text);
+                proptest::prop_assert_eq!(v.map.entries(), entries);
+            }
+            // On text no normaliser produced, too (raw white space and controls).
+            let raw = Canonical {
+                text: s.clone(),
+                map: OffsetMap::identity(s.len()),
+                stats: Default::default(),
+            };
+            if let Some(v) = joined_view(&raw, true) {
+                let (text, entries) = joined_view_reference(&raw);
+                proptest::prop_assert_eq!(v.text, text);
+                proptest::prop_assert_eq!(v.map.entries(), entries);
+            }
         }
     }
 
