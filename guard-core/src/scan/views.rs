@@ -109,7 +109,8 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
 /// The leet views (see `leet_view`, its checked form kept for tests) once their precondition
 /// is known to hold: the trigger pass's `leet` is that same test. Returns the reading of "1" as
 /// "i", and the reading as "l" when some "1" was folded (the two differ only there, so the
-/// second is the first with those bytes patched, not a second pass).
+/// second is the first with those bytes patched, not a second pass). Words overlapping `skip`
+/// (byte ranges of the message, sorted and disjoint) are left alone.
 fn leet_fold(c: &Canonical, skip: &[Range<usize>]) -> Option<(View, Option<View>)> {
     let bytes = c.text.as_bytes();
     // Only a word holding a leet character can change: jump from one such word to the next.
@@ -132,7 +133,9 @@ fn leet_fold(c: &Canonical, skip: &[Range<usize>]) -> Option<(View, Option<View>
         let encoded = !skip.is_empty() && {
             let a = c.map.get(start).map_or(0, |m| m.0 as usize);
             let b = c.map.get(end.saturating_sub(1)).map_or(0, |m| m.1 as usize);
-            skip.iter().any(|r| r.start < b && a < r.end)
+            // `skip` is sorted and disjoint: the first range ending after `a` decides.
+            let k = skip.partition_point(|r| r.end <= a);
+            skip.get(k).is_some_and(|r| r.start < b)
         };
         if !encoded {
             fold_leet_word(bytes, start..end, &mut out, &mut ones);
@@ -506,6 +509,19 @@ fn repaired(
                 boundaries: true,
             },
         );
+    }
+    out
+}
+
+/// `ranges` sorted, overlapping ones merged.
+fn disjoint(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
     }
     out
 }
@@ -1100,6 +1116,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
         &mut decoded,
         &mut encoded,
     );
+    let encoded = disjoint(encoded);
     views.extend(repaired(&canon, text, &trig, joined, &encoded));
     if let Some(v) = joined_view(&canon, joined) {
         views.push(v);
