@@ -131,7 +131,24 @@ impl<'a> ViewInput<'a> {
         source: Source,
         primary: bool,
     ) -> Self {
-        let hit_segments = hits.iter().map(|h| segment_of(segments, h.start)).collect();
+        // Hits come in order of their start: one merge with the segment starts, not a binary
+        // search per hit (out-of-order hits fall back to the search).
+        let mut k = 0usize;
+        let mut last = 0usize;
+        let hit_segments = hits
+            .iter()
+            .map(|h| {
+                if h.start < last {
+                    k = segment_of(segments, h.start);
+                } else {
+                    while segments.get(k + 1).is_some_and(|&s| s <= h.start) {
+                        k += 1;
+                    }
+                }
+                last = h.start;
+                k
+            })
+            .collect();
         Self {
             text,
             hits,
@@ -909,6 +926,33 @@ pub(crate) fn named_possessive(rs: &RuleSet, original: &str) -> Option<(usize, u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Each hit's segment, by the merge, is the one `segment_of` finds, in order or not.
+        #[test]
+        fn hit_segments_are_segment_of(
+            gaps in proptest::collection::vec(1usize..40, 0..12),
+            mut starts in proptest::collection::vec(0usize..400, 0..30),
+            sorted in proptest::bool::ANY,
+        ) {
+            let mut segments = vec![0usize];
+            for g in gaps {
+                let next = segments.last().copied().unwrap_or(0) + g;
+                segments.push(next);
+            }
+            if sorted {
+                starts.sort_unstable();
+            }
+            let hits: Vec<Hit> = starts
+                .iter()
+                .map(|&start| Hit { roles: 0, start, end: start + 1 })
+                .collect();
+            let v = ViewInput::new("", &hits, &segments, Source::Customer, true);
+            for (i, h) in hits.iter().enumerate() {
+                proptest::prop_assert_eq!(v.hit_segment(i), segment_of(&segments, h.start));
+            }
+        }
+    }
 
     fn rules() -> &'static RuleSet {
         static RULES: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
