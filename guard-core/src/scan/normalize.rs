@@ -666,20 +666,10 @@ fn fold_confusables_with<const DIRTY_WORDS_ONLY: bool>(canon: &mut Canonical, or
     if DIRTY_WORDS_ONLY {
         return fold_dirty_words(canon, original);
     }
+    let stats = std::mem::take(&mut canon.stats);
     let text = &canon.text;
-    let mut out = String::with_capacity(text.len());
-    let mut map = OffsetMap::with_capacity(text.len());
+    let mut f = WordFold::new(&canon.map, original, stats, text.len());
     let mut word: Vec<(usize, char)> = Vec::new();
-    let mut changed = false;
-    let mut stats = std::mem::take(&mut canon.stats);
-    let mut f = WordFold {
-        canon_map: &canon.map,
-        original,
-        out: &mut out,
-        map: &mut map,
-        stats: &mut stats,
-        changed: &mut changed,
-    };
     for (i, c) in text.char_indices() {
         if shape::letter_class(c).2 || (!c.is_ascii() && is_combining_mark(c) && !word.is_empty()) {
             word.push((i, c));
@@ -690,32 +680,91 @@ fn fold_confusables_with<const DIRTY_WORDS_ONLY: bool>(canon: &mut Canonical, or
         f.between(i, c);
     }
     f.word(&word);
-    canon.stats = stats;
-    if changed {
-        canon.text = out;
-        canon.map = map;
-    }
+    let out = f.finish();
+    out.apply(canon);
 }
 
-/// Where the confusable fold writes, and what it reads besides the word.
+/// The confusable fold's output, and what it reads besides the word.
 struct WordFold<'a> {
     canon_map: &'a OffsetMap,
     original: &'a str,
-    out: &'a mut String,
-    map: &'a mut OffsetMap,
-    stats: &'a mut UnicodeStats,
-    changed: &'a mut bool,
+    out: String,
+    map: OffsetMap,
+    stats: UnicodeStats,
+    changed: bool,
+    capacity: usize,
 }
 
-impl WordFold<'_> {
+/// What a fold produced, to be written back to the canonical view.
+struct Folded {
+    out: String,
+    map: OffsetMap,
+    stats: UnicodeStats,
+    changed: bool,
+}
+
+impl Folded {
+    fn apply(self, canon: &mut Canonical) {
+        canon.stats = self.stats;
+        if self.changed {
+            canon.text = self.out;
+            canon.map = self.map;
+        }
+    }
+}
+
+impl<'a> WordFold<'a> {
+    /// `capacity`: the length of the text (the output is allocated on first use: most texts
+    /// that reach the fold have no word to change).
+    fn new(
+        canon_map: &'a OffsetMap,
+        original: &'a str,
+        stats: UnicodeStats,
+        capacity: usize,
+    ) -> Self {
+        Self {
+            canon_map,
+            original,
+            out: String::new(),
+            map: OffsetMap::default(),
+            stats,
+            changed: false,
+            capacity,
+        }
+    }
+
+    fn finish(self) -> Folded {
+        Folded {
+            out: self.out,
+            map: self.map,
+            stats: self.stats,
+            changed: self.changed,
+        }
+    }
+
+    fn reserve(&mut self) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.capacity);
+            self.map = OffsetMap::with_capacity(self.capacity);
+        }
+    }
+
+    /// Bytes `r` of the canonical `text`, unchanged.
+    fn copy(&mut self, text: &str, r: Range<usize>) {
+        self.reserve();
+        self.out.push_str(text.get(r.clone()).unwrap_or(""));
+        self.map.extend_from(self.canon_map, r);
+    }
+
     /// A character outside any word.
     fn between(&mut self, i: usize, c: char) {
+        self.reserve();
         // A homoglyph just became a Latin letter: its accents go, as they do for Latin.
         if !c.is_ascii()
             && is_combining_mark(c)
             && self.out.ends_with(|p: char| p.is_ascii_alphabetic())
         {
-            *self.changed = true;
+            self.changed = true;
             return;
         }
         self.out.push(c);
@@ -728,6 +777,7 @@ impl WordFold<'_> {
         if word.is_empty() {
             return;
         }
+        self.reserve();
         let has_latin = word.iter().any(|&(_, c)| c.is_ascii_alphabetic());
         let foreign: Vec<Option<char>> = word
             .iter()
@@ -784,7 +834,7 @@ impl WordFold<'_> {
             };
             match replacement {
                 Some(p) => {
-                    *self.changed = true;
+                    self.changed = true;
                     self.out.push(p);
                     self.map.push_n(1, orig);
                 }
@@ -792,7 +842,7 @@ impl WordFold<'_> {
                     && is_combining_mark(c)
                     && self.out.ends_with(|p: char| p.is_ascii_alphabetic()) =>
                 {
-                    *self.changed = true;
+                    self.changed = true;
                 }
                 None => {
                     self.out.push(c);
@@ -813,11 +863,9 @@ fn fold_word_char(c: char) -> bool {
 /// Cyrillic or Greek character whose accents (dropped only after a Latin letter) do not follow
 /// a Latin letter.
 fn fold_dirty_words(canon: &mut Canonical, original: &str) {
+    let stats = std::mem::take(&mut canon.stats);
     let text = canon.text.as_str();
-    let mut out = String::new();
-    let mut map = OffsetMap::default();
-    let mut stats = std::mem::take(&mut canon.stats);
-    let mut changed = false;
+    let mut f = WordFold::new(&canon.map, original, stats, text.len());
     let mut copied = 0usize;
     let mut prev_latin = false;
     let mut word: Vec<(usize, char)> = Vec::new();
@@ -867,37 +915,20 @@ fn fold_dirty_words(canon: &mut Canonical, original: &str) {
                     .map(|(k, _)| i + k)
             })
             .unwrap_or(text.len());
-        let (Some(before), Some(w)) = (text.get(copied..start), text.get(start..end)) else {
+        let Some(w) = text.get(start..end) else {
             continue;
         };
-        if out.capacity() == 0 {
-            out.reserve(text.len());
-            map = OffsetMap::with_capacity(text.len());
-        }
-        out.push_str(before);
-        map.extend_from(&canon.map, copied..start);
+        f.copy(text, copied..start);
         word.clear();
         word.extend(w.char_indices().map(|(k, ch)| (start + k, ch)));
-        WordFold {
-            canon_map: &canon.map,
-            original,
-            out: &mut out,
-            map: &mut map,
-            stats: &mut stats,
-            changed: &mut changed,
-        }
-        .word(&word);
+        f.word(&word);
         copied = end;
     }
-    canon.stats = stats;
-    if changed {
-        if let Some(rest) = text.get(copied..) {
-            out.push_str(rest);
-            map.extend_from(&canon.map, copied..text.len());
-        }
-        canon.text = out;
-        canon.map = map;
+    if f.changed {
+        f.copy(text, copied..text.len());
     }
+    let out = f.finish();
+    out.apply(canon);
 }
 
 /// The canonical view as a plain string: what the phrase rules read. Idempotent.
@@ -1047,16 +1078,23 @@ mod tests {
         }
     }
 
+    /// Two canonical views are the same text, map and counts.
+    fn same_canonical(
+        a: &Canonical,
+        b: &Canonical,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        proptest::prop_assert_eq!(&a.text, &b.text);
+        proptest::prop_assert_eq!(a.map.entries(), b.map.entries());
+        proptest::prop_assert_eq!(format!("{:?}", a.stats), format!("{:?}", b.stats));
+        Ok(())
+    }
+
     proptest::proptest! {
         #[test]
         fn the_ascii_lane_changes_nothing(
             s in "([a-zA-Z0-9 .,'\"!?\t\r\n-]|\u{200B}|\u{200D}|\u{202E}|\u{E0069}|\u{0435}|\u{043E}|\u{0301}|\u{FF29}|\u{3000}|\u{1F525}|é|忽|\u{2019}|\u{00AD}|\u{0085}){0,120}"
         ) {
-            let lane = canonicalize_chars::<true>(&s);
-            let plain = canonicalize_chars::<false>(&s);
-            proptest::prop_assert_eq!(&lane.text, &plain.text);
-            proptest::prop_assert_eq!(&lane.map.entries(), &plain.map.entries());
-            proptest::prop_assert_eq!(format!("{:?}", lane.stats), format!("{:?}", plain.stats));
+            same_canonical(&canonicalize_chars::<true>(&s), &canonicalize_chars::<false>(&s))?;
         }
 
         /// Runs of ASCII cut by double spaces, line breaks and other characters: where the
@@ -1065,11 +1103,7 @@ mod tests {
         fn the_ascii_lane_changes_nothing_around_spaces(
             s in "( |  |   |[a-zA-Z.,]{1,3}|\n|\t|\u{200B}|\u{0301}|é|\u{0435}|\u{3000}){0,60}"
         ) {
-            let lane = canonicalize_chars::<true>(&s);
-            let plain = canonicalize_chars::<false>(&s);
-            proptest::prop_assert_eq!(&lane.text, &plain.text);
-            proptest::prop_assert_eq!(&lane.map.entries(), &plain.map.entries());
-            proptest::prop_assert_eq!(format!("{:?}", lane.stats), format!("{:?}", plain.stats));
+            same_canonical(&canonicalize_chars::<true>(&s), &canonicalize_chars::<false>(&s))?;
         }
 
         #[test]
@@ -1080,9 +1114,7 @@ mod tests {
             let mut full = skip.clone();
             fold_confusables_with::<true>(&mut skip, &s);
             fold_confusables_with::<false>(&mut full, &s);
-            proptest::prop_assert_eq!(&skip.text, &full.text);
-            proptest::prop_assert_eq!(&skip.map.entries(), &full.map.entries());
-            proptest::prop_assert_eq!(format!("{:?}", skip.stats), format!("{:?}", full.stats));
+            same_canonical(&skip, &full)?;
         }
     }
 
@@ -1109,9 +1141,7 @@ mod tests {
             let mut full = dirty.clone();
             fold_confusables_with::<true>(&mut dirty, &s);
             fold_confusables_with::<false>(&mut full, &s);
-            proptest::prop_assert_eq!(&dirty.text, &full.text);
-            proptest::prop_assert_eq!(&dirty.map.entries(), &full.map.entries());
-            proptest::prop_assert_eq!(format!("{:?}", dirty.stats), format!("{:?}", full.stats));
+            same_canonical(&dirty, &full)?;
         }
     }
 
