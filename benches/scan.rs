@@ -135,6 +135,10 @@ fn latency_histogram() {
             lat.line(&format!("scan 1KiB clean + {name} injection"))
         );
     }
+    // Benign, with the identifiers a retailer's customers quote (a tracking number, a SKU).
+    let t = with_injection("My parcel 1Z999AA10123456784 (SKU AB12CD34) has not moved. ");
+    let lat = Latency::measure(20_000, || sc.scan(black_box(&t), Source::Customer));
+    println!("{}", lat.line("scan 1KiB clean + tracking number and SKU"));
 }
 
 criterion_group!(benches, bench_scan);
