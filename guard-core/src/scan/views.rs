@@ -74,16 +74,11 @@ fn is_leet(b: u8) -> bool {
     IS_LEET.get(usize::from(b)).copied().unwrap_or(false)
 }
 
-/// Folds leetspeak inside words that mix letters and digit-letters ("1gn0r3"); plain numbers
-/// ("order 4471") and e-mail addresses are left alone. "1" stands for "i" or "l": `one` says
-/// which reading this view takes (the caller builds both when they differ). A symbol counts only
-/// before a letter or digit or right after a letter, so "![" of a markdown image stays
-/// punctuation.
+/// A leet character touching a letter ("1gn0r3", "p@ss"), not trailing punctuation ("thanks!")
+/// or a plain number ("order 4471"): the leet view's precondition (the trigger pass computes
+/// the same from class masks).
 #[cfg(test)]
-fn leet_view(c: &Canonical, one: u8) -> Option<View> {
-    let bytes = c.text.as_bytes();
-    // A leet character touching a letter ("1gn0r3", "p@ss"), not trailing punctuation
-    // ("thanks!") or a plain number ("order 4471").
+fn leet_touches_a_letter(bytes: &[u8]) -> bool {
     let touches = |i: usize, b: u8| {
         let prev = i
             .checked_sub(1)
@@ -97,7 +92,17 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
                 next
             }
     };
-    if !bytes.iter().enumerate().any(|(i, &b)| touches(i, b)) {
+    bytes.iter().enumerate().any(|(i, &b)| touches(i, b))
+}
+
+/// Folds leetspeak inside words that mix letters and digit-letters ("1gn0r3"); plain numbers
+/// ("order 4471") and e-mail addresses are left alone. "1" stands for "i" or "l": `one` says
+/// which reading this view takes (the caller builds both when they differ). A symbol counts only
+/// before a letter or digit or right after a letter, so "![" of a markdown image stays
+/// punctuation.
+#[cfg(test)]
+fn leet_view(c: &Canonical, one: u8) -> Option<View> {
+    if !leet_touches_a_letter(c.text.as_bytes()) {
         return None;
     }
     leet_fold(c, &[]).map(|(i, l)| match l {
@@ -1188,22 +1193,7 @@ mod tests {
     fn leet_view_reference(c: &Canonical, one: u8) -> Option<String> {
         let bytes = c.text.as_bytes();
         // Most messages have no digit or symbol inside a word: skip the copy.
-        // A leet character touching a letter ("1gn0r3", "p@ss"), not trailing punctuation
-        // ("thanks!") or a plain number ("order 4471").
-        let touches = |i: usize, b: u8| {
-            let prev = i
-                .checked_sub(1)
-                .and_then(|k| bytes.get(k))
-                .is_some_and(u8::is_ascii_alphabetic);
-            let next = bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
-            leet(b).is_some()
-                && if b.is_ascii_digit() {
-                    prev || next
-                } else {
-                    next
-                }
-        };
-        if !bytes.iter().enumerate().any(|(i, &b)| touches(i, b)) {
+        if !leet_touches_a_letter(bytes) {
             return None;
         }
         let mut out = bytes.to_vec();
