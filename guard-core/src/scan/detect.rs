@@ -10,8 +10,10 @@ use regex::{Regex, RegexBuilder};
 use super::decode::RotationIndex;
 use super::fuse::{self, Scored};
 use super::learned::{LearnedDetector, LearnedModel};
-use super::patterns::{self, Finding, Hit, Lexicon, Role, RuleSet};
-use super::segments::segment_starts;
+use super::patterns::{
+    self, replaced_ranges, BaseScan, Finding, Hit, Lexicon, RawMatch, Role, RuleSet,
+};
+use super::segments::{segment_starts, segment_starts_derived};
 use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
 use super::views::{self, ViewKind, Views};
 use super::{ScanError, Signal, Source};
@@ -449,22 +451,47 @@ impl Engine {
 
     fn prepare<'a>(&self, text: &'a str, source: Source) -> Input<'a> {
         let views = views::build(text, &self.rotation);
-        let mut hits = Vec::with_capacity(views.views.len());
-        let mut segments = Vec::with_capacity(views.views.len());
+        let n = views.views.len();
+        let mut hits: Vec<Vec<Hit>> = Vec::with_capacity(n);
+        let mut segments: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // Raw automaton matches, kept only when a leet view may be derived from them.
+        let derive = views.views.iter().any(|v| v.kind == ViewKind::Leet);
+        let mut raws: Vec<Vec<RawMatch>> = Vec::with_capacity(n);
         for (i, v) in views.views.iter().enumerate() {
-            let mut h = Vec::new();
-            let masks = if i == 0 {
-                views.canonical_masks.as_ref()
-            } else {
-                None
+            let (mut h, mut raw) = (Vec::new(), Vec::new());
+            let record = derive.then_some(&mut raw);
+            let derived = self.derived_scan(&views.views, i, &hits, &raws, &segments);
+            let segs = match derived {
+                Some((base, changed, base_segs)) => {
+                    if self
+                        .lexicon
+                        .find_derived(&v.text, base, &changed, &mut h, record)
+                        .is_none()
+                    {
+                        let record = derive.then_some(&mut raw);
+                        self.lexicon
+                            .find_recording(&v.text, v.boundaries, None, &mut h, record);
+                    }
+                    segment_starts_derived(&v.text, base_segs, &changed)
+                }
+                None => {
+                    let masks = if i == 0 {
+                        views.canonical_masks.as_ref()
+                    } else {
+                        None
+                    };
+                    self.lexicon
+                        .find_recording(&v.text, v.boundaries, masks, &mut h, record);
+                    if v.boundaries {
+                        segment_starts(&v.text)
+                    } else {
+                        vec![0]
+                    }
+                }
             };
-            self.lexicon.find(&v.text, v.boundaries, masks, &mut h);
             hits.push(h);
-            segments.push(if v.boundaries {
-                segment_starts(&v.text)
-            } else {
-                vec![0]
-            });
+            raws.push(raw);
+            segments.push(segs);
         }
         Input {
             original: text,
@@ -474,6 +501,42 @@ impl Engine {
             segments,
             shape: std::cell::OnceCell::new(),
         }
+    }
+
+    /// For a leet view: the scan of the nearest earlier view it is that view with a few bytes
+    /// replaced in (the canonical or repaired view, or the other reading of "1"), the replaced
+    /// ranges, and that view's segments. `None` for other views, or when the replaced bytes are
+    /// so many that a full pass is as cheap.
+    #[allow(clippy::type_complexity)]
+    fn derived_scan<'v>(
+        &self,
+        views: &[views::View],
+        i: usize,
+        hits: &'v [Vec<Hit>],
+        raws: &'v [Vec<RawMatch>],
+        segments: &'v [Vec<usize>],
+    ) -> Option<(BaseScan<'v>, Vec<Range<usize>>, &'v [usize])> {
+        let v = views.get(i)?;
+        if v.kind != ViewKind::Leet || !v.boundaries {
+            return None;
+        }
+        let j = (0..i).rev().find(|&j| {
+            views
+                .get(j)
+                .is_some_and(|b| b.boundaries && b.text.len() == v.text.len())
+        })?;
+        let base = views.get(j)?;
+        let changed = replaced_ranges(base.text.as_bytes(), v.text.as_bytes(), 16)?;
+        let replaced: usize = changed.iter().map(|r| r.len()).sum();
+        if replaced > v.text.len() / 4 {
+            return None;
+        }
+        let scan = if base.text.is_ascii() {
+            BaseScan::Ascii(hits.get(j)?)
+        } else {
+            BaseScan::Any(raws.get(j)?)
+        };
+        Some((scan, changed, segments.get(j)?))
     }
 
     pub(crate) fn analyze(&self, text: &str, source: Source) -> Analysis {

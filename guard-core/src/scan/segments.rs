@@ -1,6 +1,7 @@
 //! Segments: sentences, lines, HTML/markup boundaries and "P.S." / "Also," tails. Each is
 //! scored on its own so a long benign wrapper cannot dilute an injected instruction.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use aho_corasick::packed::Searcher;
@@ -117,6 +118,79 @@ fn tail_starts(text: &str) -> Vec<usize> {
     out
 }
 
+/// The segment start that the byte at `i` makes, if any: what the loop and the tail search
+/// of [`segment_starts`] find, one position at a time.
+fn start_made_at(text: &str, i: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let next = bytes.get(i + 1).copied();
+    let at = match bytes.get(i).copied()? {
+        b'\n' | b'|' | b'>' => i + 1,
+        b'.' | b'!' | b'?' | b';'
+            if matches!(next, None | Some(b' ' | b'\n' | b'"' | b'\'' | b')')) =>
+        {
+            i + 1
+        }
+        b'<' if next.is_some_and(|n| n.is_ascii_alphabetic() || n == b'/' || n == b'!') => i,
+        b' ' if TAIL_MARKERS
+            .iter()
+            .any(|m| bytes.get(i..).is_some_and(|r| r.starts_with(m.as_bytes()))) =>
+        {
+            i + 1
+        }
+        0xE3 | 0xEF
+            if text
+                .get(i..)
+                .is_some_and(|r| r.starts_with(['。', '！', '？', '；'])) =>
+        {
+            i + 3
+        }
+        _ => return None,
+    };
+    (at < bytes.len()).then_some(at)
+}
+
+/// Segment starts of `text`, given `base`, those of a text of the same length that differs
+/// from it only inside `changed` (sorted byte ranges): whether a place starts a segment
+/// depends on the 3 bytes before it and the 11 after (the longest tail marker), so only
+/// places near a replaced byte are looked at again.
+pub(crate) fn segment_starts_derived(
+    text: &str,
+    base: &[usize],
+    changed: &[Range<usize>],
+) -> Vec<usize> {
+    let mut out = Vec::with_capacity(base.len() + 4);
+    let mut bi = 0;
+    let mut windows = changed
+        .iter()
+        .map(|r| r.start.saturating_sub(16)..(r.end + 8).min(text.len()))
+        .peekable();
+    while let Some(mut w) = windows.next() {
+        while let Some(n) = windows.next_if(|n| n.start <= w.end) {
+            w.end = w.end.max(n.end);
+        }
+        while let Some(&s) = base.get(bi).filter(|&&s| s < w.start) {
+            out.push(s);
+            bi += 1;
+        }
+        while base.get(bi).is_some_and(|&s| s < w.end) {
+            bi += 1;
+        }
+        if w.start == 0 {
+            out.push(0);
+        }
+        // A start is made at most 3 bytes after the byte that makes it.
+        for i in w.start.saturating_sub(3)..w.end {
+            if let Some(at) = start_made_at(text, i).filter(|at| w.contains(at)) {
+                if out.last().is_none_or(|&l| at > l) {
+                    out.push(at);
+                }
+            }
+        }
+    }
+    out.extend_from_slice(base.get(bi..).unwrap_or(&[]));
+    out
+}
+
 /// Index of the segment containing byte `pos`.
 pub(crate) fn segment_of(starts: &[usize], pos: usize) -> usize {
     match starts.binary_search(&pos) {
@@ -194,6 +268,34 @@ mod tests {
         ) {
             let t = parts.concat();
             proptest::prop_assert_eq!(segment_starts(&t), reference(&t), "{:?}", t);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(512))]
+        /// Starts of a text with a few ASCII bytes replaced, from its base's: as a full pass.
+        #[test]
+        fn derived_starts_match_a_full_pass(
+            parts in proptest::collection::vec(
+                "( also,| also | p\\.s| ps:| btw| by the way| oh, and| and then|[a-z]{1,5}| |[.!?;|<>\n\"')/]|<td>|。|！|é)",
+                0..60,
+            ),
+            edits in proptest::collection::vec((0usize..1000, "[a-z .!?;|<>\n/]"), 0..6),
+        ) {
+            let base = parts.concat();
+            let mut bytes = base.clone().into_bytes();
+            let ascii: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i].is_ascii()).collect();
+            let mut changed: Vec<Range<usize>> = Vec::new();
+            for (k, b) in &edits {
+                if let Some(&i) = ascii.get(k % ascii.len().max(1)) {
+                    bytes[i] = b.as_bytes()[0];
+                    changed.push(i..i + 1);
+                }
+            }
+            changed.sort_by_key(|r| r.start);
+            let text = String::from_utf8(bytes).unwrap();
+            let got = segment_starts_derived(&text, &segment_starts(&base), &changed);
+            proptest::prop_assert_eq!(got, segment_starts(&text), "{:?} -> {:?}", base, text);
         }
     }
 

@@ -3,6 +3,7 @@
 //! unbounded wildcards), plus a few regular-expression shapes.
 
 mod de;
+mod derived;
 mod en;
 mod es;
 mod fr;
@@ -21,6 +22,7 @@ use super::classmask::{ClassMasks, ALPHA, DIGIT, MARK, MARK_BYTES};
 use super::normalize::canonicalize;
 use super::ScanError;
 
+pub(crate) use derived::{replaced_ranges, BaseScan};
 pub(crate) use rules::{evaluate, Finding, RuleSet};
 
 /// What a phrase means to the rules.
@@ -127,6 +129,15 @@ impl Hit {
     }
 }
 
+/// One match of the unanchored automaton, before the boundary check: what a view derived
+/// from this one by replacing a few bytes reuses (see [`Lexicon::find_derived`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawMatch {
+    start: usize,
+    end: usize,
+    pattern: usize,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct PatternInfo {
     roles: u64,
@@ -156,6 +167,8 @@ pub(crate) struct Lexicon {
     /// Whether every such byte is in the `MARK` class, so class masks can find the places.
     marks_cover: bool,
     info: Vec<PatternInfo>,
+    /// Bytes in the longest phrase: how far ahead a match decision can read.
+    max_len: usize,
 }
 
 /// A summary: the automaton's own debug output runs to megabytes.
@@ -338,6 +351,7 @@ impl Lexicon {
         let ascii_start = ascii
             .start_state(Anchored::Yes)
             .map_err(|e| ScanError::Internal(format!("ASCII phrase automaton: {e}")))?;
+        let max_len = phrases.iter().map(String::len).max().unwrap_or(0);
         Ok(Self {
             ac,
             ascii,
@@ -348,6 +362,7 @@ impl Lexicon {
             starts_anywhere,
             marks_cover,
             info,
+            max_len,
         })
     }
 
@@ -450,6 +465,7 @@ impl Lexicon {
     /// Phrase hits in `text`. `boundaries` is false for views whose spaces were removed; only
     /// longer phrases count there, since short ones occur inside other words.
     /// `masks`: the class masks of `text`, when the caller has them.
+    #[cfg(test)]
     pub(crate) fn find(
         &self,
         text: &str,
@@ -457,32 +473,57 @@ impl Lexicon {
         masks: Option<&ClassMasks>,
         out: &mut Vec<Hit>,
     ) {
+        self.find_recording(text, boundaries, masks, out, None);
+    }
+
+    /// [`Lexicon::find`], also keeping the automaton's raw matches in `raw` when it runs
+    /// (text that is not ASCII, or has no boundaries) for views derived from this one.
+    pub(crate) fn find_recording(
+        &self,
+        text: &str,
+        boundaries: bool,
+        masks: Option<&ClassMasks>,
+        out: &mut Vec<Hit>,
+        mut raw: Option<&mut Vec<RawMatch>>,
+    ) {
         if boundaries && text.is_ascii() {
             return self.find_ascii(text, masks, out);
         }
         for m in self.ac.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
-            let Some(p) = self.info.get(m.pattern().as_usize()) else {
-                continue;
+            let m = RawMatch {
+                start: m.start(),
+                end: m.end(),
+                pattern: m.pattern().as_usize(),
             };
-            if boundaries {
-                let before = text.get(..start).and_then(|s| s.chars().next_back());
-                let after = text.get(end..).and_then(|s| s.chars().next());
-                if p.left_boundary && before.is_some_and(is_word_char) {
-                    continue;
-                }
-                if p.right_boundary && after.is_some_and(is_word_char) {
-                    continue;
-                }
-            } else if p.len_chars < 5 {
-                continue;
+            if let Some(r) = raw.as_deref_mut() {
+                r.push(m);
             }
-            out.push(Hit {
-                roles: p.roles,
-                start,
-                end,
-            });
+            self.push_kept(text, boundaries, m, out);
         }
+    }
+
+    /// Pushes the hit of a raw match unless the boundary check rejects it.
+    fn push_kept(&self, text: &str, boundaries: bool, m: RawMatch, out: &mut Vec<Hit>) {
+        let Some(p) = self.info.get(m.pattern) else {
+            return;
+        };
+        if boundaries {
+            let before = text.get(..m.start).and_then(|s| s.chars().next_back());
+            let after = text.get(m.end..).and_then(|s| s.chars().next());
+            if p.left_boundary && before.is_some_and(is_word_char) {
+                return;
+            }
+            if p.right_boundary && after.is_some_and(is_word_char) {
+                return;
+            }
+        } else if p.len_chars < 5 {
+            return;
+        }
+        out.push(Hit {
+            roles: p.roles,
+            start: m.start,
+            end: m.end,
+        });
     }
 
     /// Runs the automaton over raw bytes and counts matches: the floor any phrase matcher pays.
