@@ -599,9 +599,10 @@ fn joined_view_reference(c: &Canonical) -> (String, Vec<(u32, u32)>) {
 /// Which encodings a text may hold, from cheap byte tests: most messages contain none.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EncodingHints {
-    /// A run of 16 or more bytes that base64 or hex could be made of (an address or a URL,
-    /// broken by "@", "." and ":", is not one).
-    pub long_token: bool,
+    /// Runs of 16 or more bytes that base64 or hex could be made of (an address or a URL,
+    /// broken by "@", "." and ":", is not one): from the first byte of the first to the end of
+    /// the last. The decoders look only there.
+    pub long_token: Option<(usize, usize)>,
     pub percent: bool,
     /// ".-" or "-." somewhere (Morse).
     pub dot_dash: bool,
@@ -609,18 +610,21 @@ pub(crate) struct EncodingHints {
 
 impl EncodingHints {
     fn of(raw: &str) -> Self {
-        // Branch-free: the run length resets on any other byte; the longest run is kept.
-        let (mut run, mut best) = (0usize, 0usize);
-        for b in raw.bytes() {
+        // The run length resets on any other byte; long runs are rare.
+        let (mut run, mut first, mut end) = (0usize, usize::MAX, 0usize);
+        for (i, b) in raw.bytes().enumerate() {
             run = if is_encoded(b) {
                 run.wrapping_add(1)
             } else {
                 0
             };
-            best = best.max(run);
+            if run >= 16 {
+                first = first.min(i + 1 - run);
+                end = i + 1;
+            }
         }
         Self {
-            long_token: best >= 16,
+            long_token: (end > 0).then_some((first, end)),
             percent: raw.contains('%'),
             dot_dash: raw.contains(".-") || raw.contains("-."),
         }
@@ -642,9 +646,16 @@ fn decoded_views(
     }
     let mut found: Vec<Decoded> = Vec::new();
     let hints = hints.unwrap_or_else(|| EncodingHints::of(raw));
-    if hints.long_token {
-        found.extend(find_base64(raw));
-        found.extend(find_hex(raw));
+    if let Some(part) = hints
+        .long_token
+        .and_then(|(a, b)| Some((a, raw.get(a..b)?)))
+    {
+        // Every base64 or hex run lies within the long runs, whose ends are no run's bytes.
+        let (a, part) = part;
+        for mut d in find_base64(part).into_iter().chain(find_hex(part)) {
+            d.span = d.span.start + a..d.span.end + a;
+            found.push(d);
+        }
     }
     if hints.percent {
         found.extend(find_url_escapes(raw));
@@ -928,11 +939,22 @@ impl Triggers {
             for shift in [1, 2, 4, 8] {
                 run &= run >> shift;
             }
-            t.hints.long_token |= run as u64 != 0;
+            let starts = run as u64;
+            if starts != 0 {
+                // Where 16-byte stretches begin: the first one, and the last one.
+                let last = b * 64 + 63 - starts.leading_zeros() as usize;
+                let first = t
+                    .hints
+                    .long_token
+                    .map_or(b * 64 + starts.trailing_zeros() as usize, |(f, _)| f);
+                t.hints.long_token = Some((first, last));
+            }
             single_tokens +=
                 u64::from(single_letter_tokens(&w, first_bit(b), last_bit(b)).count_ones());
         }
         t.odd_vowels |= odd(letters, vowels);
+        // The last stretch of a run ends where the run does.
+        t.hints.long_token = t.hints.long_token.map(|(first, last)| (first, last + 16));
         t.singles = singles.min(4) as usize;
         // Runs of one-letter tokens need four of them to matter; most texts have fewer.
         if single_tokens >= 4 {
@@ -967,18 +989,10 @@ impl Triggers {
         let mut run = 0usize;
         let (mut letters, mut vowels) = (0usize, 0usize);
         let (mut srun, mut tok_len, mut tok_alpha) = (0usize, 0usize, true);
-        // Bytes since the last white space, and the longest such run.
-        let (mut nrun, mut nbest) = (0usize, 0usize);
         let n = bytes.len();
         let mut i = 0usize;
         while let Some(&b) = bytes.get(i) {
             let c = class(b);
-            nrun = if is_encoded(b) {
-                nrun.wrapping_add(1)
-            } else {
-                0
-            };
-            nbest = nbest.max(nrun);
             t.hints.percent |= b == b'%';
             t.hints.dot_dash |= (prev == b'.' && b == b'-') || (prev == b'-' && b == b'.');
             if c & C_JOIN_SEP != 0 {
@@ -1051,7 +1065,6 @@ impl Triggers {
                     }
                     tok_len = tok_len.wrapping_add(1);
                     run = run.wrapping_add(1);
-                    nrun = nrun.wrapping_add(1);
                     letters = letters.wrapping_add(1);
                     vowels = vowels.wrapping_add(usize::from(nc & C_VOWEL != 0));
                     prev2 = prev;
@@ -1059,10 +1072,9 @@ impl Triggers {
                     prev_c = nc;
                     i += 1;
                 }
-                nbest = nbest.max(nrun);
             }
         }
-        t.hints.long_token = nbest >= 16;
+        t.hints.long_token = long_runs_reference(bytes);
         if run >= 3 {
             t.words += 1;
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
@@ -1086,6 +1098,22 @@ impl Triggers {
 
 /// Builds every view of `text`.
 /// ".-" or "-." somewhere (Morse).
+/// Runs of 16+ bytes of an encoding, plainly: from the first one's start to the last one's end.
+#[cfg(test)]
+fn long_runs_reference(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 0..=bytes.len() {
+        if bytes.get(i).is_none_or(|&b| !is_encoded(b)) {
+            if i - start >= 16 {
+                runs.push((start, i));
+            }
+            start = i + 1;
+        }
+    }
+    Some((runs.first()?.0, runs.last()?.1))
+}
+
 fn dot_dash(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, b".-").is_some() || memchr::memmem::find(bytes, b"-.").is_some()
 }
@@ -1544,8 +1572,9 @@ mod tests {
         // view whose trigger pass supplies the hints.
         for raw in [text, c.text.as_str()] {
             let hints = EncodingHints::of(raw);
-            if !find_base64(raw).is_empty() || !find_hex(raw).is_empty() {
-                assert!(hints.long_token, "{raw:?}");
+            for d in find_base64(raw).into_iter().chain(find_hex(raw)) {
+                let (a, b) = hints.long_token.expect(raw);
+                assert!(a <= d.span.start && d.span.end <= b, "{raw:?}");
             }
             if !find_url_escapes(raw).is_empty() {
                 assert!(hints.percent, "{raw:?}");
