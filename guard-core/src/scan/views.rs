@@ -597,12 +597,11 @@ fn joined_view_reference(c: &Canonical) -> (String, Vec<(u32, u32)>) {
 }
 
 /// Which encodings a text may hold, from cheap byte tests: most messages contain none.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct EncodingHints {
-    /// Runs of 16 or more bytes that base64 or hex could be made of (an address or a URL,
-    /// broken by "@", "." and ":", is not one): from the first byte of the first to the end of
-    /// the last. The decoders look only there.
-    pub long_token: Option<(usize, usize)>,
+    /// The runs of 16 or more bytes that base64 or hex could be made of (an address or a URL,
+    /// broken by "@", "." and ":", is not one), in order. The decoders look only there.
+    pub long_runs: Vec<Range<usize>>,
     pub percent: bool,
     /// ".-" or "-." somewhere (Morse).
     pub dot_dash: bool,
@@ -611,20 +610,20 @@ pub(crate) struct EncodingHints {
 impl EncodingHints {
     fn of(raw: &str) -> Self {
         // The run length resets on any other byte; long runs are rare.
-        let (mut run, mut first, mut end) = (0usize, usize::MAX, 0usize);
+        let mut long_runs = Vec::new();
+        let mut run = 0usize;
         for (i, b) in raw.bytes().enumerate() {
-            run = if is_encoded(b) {
-                run.wrapping_add(1)
-            } else {
-                0
-            };
-            if run >= 16 {
-                first = first.min(i + 1 - run);
-                end = i + 1;
+            let member = is_encoded(b);
+            if !member && run >= 16 {
+                long_runs.push(i - run..i);
             }
+            run = if member { run.wrapping_add(1) } else { 0 };
+        }
+        if run >= 16 {
+            long_runs.push(raw.len() - run..raw.len());
         }
         Self {
-            long_token: (end > 0).then_some((first, end)),
+            long_runs,
             percent: raw.contains('%'),
             dot_dash: raw.contains(".-") || raw.contains("-."),
         }
@@ -646,16 +645,10 @@ fn decoded_views(
     }
     let mut found: Vec<Decoded> = Vec::new();
     let hints = hints.unwrap_or_else(|| EncodingHints::of(raw));
-    if let Some(part) = hints
-        .long_token
-        .and_then(|(a, b)| Some((a, raw.get(a..b)?)))
-    {
-        // Every base64 or hex run lies within the long runs, whose ends are no run's bytes.
-        let (a, part) = part;
-        for mut d in find_base64(part).into_iter().chain(find_hex(part)) {
-            d.span = d.span.start + a..d.span.end + a;
-            found.push(d);
-        }
+    if !hints.long_runs.is_empty() {
+        // Every base64 or hex run lies within the long runs of their joint alphabet.
+        found.extend(find_base64(raw, &hints.long_runs));
+        found.extend(find_hex(raw, &hints.long_runs));
     }
     if hints.percent {
         found.extend(find_url_escapes(raw));
@@ -844,7 +837,7 @@ fn class(b: u8) -> u16 {
 /// What one pass over the canonical bytes says about which derived views can exist. Each
 /// field is a necessary condition of the view it gates, so skipping a view whose trigger is
 /// off never changes the result; it only saves the work.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Triggers {
     /// A leet character touching a letter ("1gn0r3", "p@ss").
     pub leet: bool,
@@ -939,22 +932,23 @@ impl Triggers {
             for shift in [1, 2, 4, 8] {
                 run &= run >> shift;
             }
-            let starts = run as u64;
-            if starts != 0 {
-                // Where 16-byte stretches begin: the first one, and the last one.
-                let last = b * 64 + 63 - starts.leading_zeros() as usize;
-                let first = t
-                    .hints
-                    .long_token
-                    .map_or(b * 64 + starts.trailing_zeros() as usize, |(f, _)| f);
-                t.hints.long_token = Some((first, last));
+            // Where 16-byte stretches begin: a run of n bytes has n - 15 in a row.
+            let mut starts = run as u64;
+            while starts != 0 {
+                let lo = starts.trailing_zeros();
+                let n = (!(starts >> lo)).trailing_zeros();
+                starts &= (1u64 << lo).wrapping_sub(1) | u64::MAX.checked_shl(lo + n).unwrap_or(0);
+                let (first, end) = (b * 64 + lo as usize, b * 64 + (lo + n) as usize + 15);
+                match t.hints.long_runs.last_mut() {
+                    // Still the run whose stretches reached the end of the previous block.
+                    Some(r) if r.end == first + 15 => r.end = end,
+                    _ => t.hints.long_runs.push(first..end),
+                }
             }
             single_tokens +=
                 u64::from(single_letter_tokens(&w, first_bit(b), last_bit(b)).count_ones());
         }
         t.odd_vowels |= odd(letters, vowels);
-        // The last stretch of a run ends where the run does.
-        t.hints.long_token = t.hints.long_token.map(|(first, last)| (first, last + 16));
         t.singles = singles.min(4) as usize;
         // Runs of one-letter tokens need four of them to matter; most texts have fewer.
         if single_tokens >= 4 {
@@ -1074,7 +1068,7 @@ impl Triggers {
                 }
             }
         }
-        t.hints.long_token = long_runs_reference(bytes);
+        t.hints.long_runs = long_runs_reference(bytes);
         if run >= 3 {
             t.words += 1;
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
@@ -1098,20 +1092,20 @@ impl Triggers {
 
 /// Builds every view of `text`.
 /// ".-" or "-." somewhere (Morse).
-/// Runs of 16+ bytes of an encoding, plainly: from the first one's start to the last one's end.
+/// Runs of 16+ bytes of an encoding, plainly.
 #[cfg(test)]
-fn long_runs_reference(bytes: &[u8]) -> Option<(usize, usize)> {
+fn long_runs_reference(bytes: &[u8]) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 0..=bytes.len() {
         if bytes.get(i).is_none_or(|&b| !is_encoded(b)) {
             if i - start >= 16 {
-                runs.push((start, i));
+                runs.push(start..i);
             }
             start = i + 1;
         }
     }
-    Some((runs.first()?.0, runs.last()?.1))
+    runs
 }
 
 fn dot_dash(bytes: &[u8]) -> bool {
@@ -1137,7 +1131,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     let joined = needs_joined(&canon.text, &trig);
     // When the canonical view is the lower-cased message byte for byte, the trigger pass saw
     // the same white space, '%', '.' and '-' as the message itself.
-    let hints = canon.map.is_identity().then_some(trig.hints);
+    let hints = canon.map.is_identity().then(|| trig.hints.clone());
     let mut decoded = Vec::new();
     let mut encoded = Vec::new();
     decoded_views(
@@ -1572,10 +1566,23 @@ mod tests {
         // view whose trigger pass supplies the hints.
         for raw in [text, c.text.as_str()] {
             let hints = EncodingHints::of(raw);
-            for d in find_base64(raw).into_iter().chain(find_hex(raw)) {
-                let (a, b) = hints.long_token.expect(raw);
-                assert!(a <= d.span.start && d.span.end <= b, "{raw:?}");
+            let all = 0..raw.len();
+            let whole = std::slice::from_ref(&all);
+            for d in find_base64(raw, whole)
+                .into_iter()
+                .chain(find_hex(raw, whole))
+            {
+                assert!(
+                    hints
+                        .long_runs
+                        .iter()
+                        .any(|r| r.start <= d.span.start && d.span.end <= r.end),
+                    "{raw:?}"
+                );
             }
+            // Looking only at the long runs finds the same.
+            assert_eq!(find_base64(raw, &hints.long_runs), find_base64(raw, whole));
+            assert_eq!(find_hex(raw, &hints.long_runs), find_hex(raw, whole));
             if !find_url_escapes(raw).is_empty() {
                 assert!(hints.percent, "{raw:?}");
             }
