@@ -279,7 +279,7 @@ fn latin_classes() -> &'static [u8] {
 
 /// Bytes satisfying `f`. Byte-wide counters over chunks of 255 let the compiler compare
 /// sixteen bytes at a time (a `filter().count()` stays scalar: eight times slower here).
-fn count_where(bytes: &[u8], f: impl Fn(u8) -> bool) -> usize {
+pub(crate) fn count_where(bytes: &[u8], f: impl Fn(u8) -> bool) -> usize {
     bytes
         .chunks(255)
         .map(|c| usize::from(c.iter().fold(0u8, |a, &b| a.wrapping_add(u8::from(f(b))))))

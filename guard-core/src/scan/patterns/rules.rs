@@ -8,6 +8,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::{Hit, Role};
 use crate::scan::segments::{at_segment_start, segment_of};
+use crate::scan::shape::count_where;
 use crate::scan::{ScanError, Source};
 
 /// A rule that fired in one view, with its span in that view.
@@ -828,10 +829,15 @@ fn repetition(t: &str, out: &mut Vec<Finding>) {
     let mut table = [0u64; 512];
     let mut total = 0usize;
     let mut distinct = 0usize;
+    // At most 400 words are counted, and no more than one per white space byte plus one: once
+    // the distinct ones pass 15 % of that bound, the ratio below cannot be reached (ordinary
+    // prose gets there within a few dozen words).
+    let most = (count_where(t.as_bytes(), |b| b.is_ascii_whitespace()) + 1).min(400);
+    if most < 40 {
+        return;
+    }
     for w in t.split_ascii_whitespace().take(400) {
-        // At most 400 words are counted, so more than 60 distinct ones can never reach the
-        // 15 % ratio below: stop early (ordinary prose gets here within a few dozen words).
-        if distinct > 60 {
+        if distinct * 100 > most * 15 {
             return;
         }
         total += 1;
@@ -951,6 +957,49 @@ mod tests {
             for (i, h) in hits.iter().enumerate() {
                 proptest::prop_assert_eq!(v.hit_segment(i), segment_of(&segments, h.start));
             }
+        }
+    }
+
+    /// The flood rule before its early exit used the white space count (it stopped after 60
+    /// distinct words).
+    fn repetition_reference(t: &str) -> bool {
+        if t.len() < 200 {
+            return false;
+        }
+        let words: Vec<&str> = t.split_ascii_whitespace().take(400).collect();
+        let distinct: std::collections::HashSet<&str> = words.iter().copied().collect();
+        words.len() >= 40 && distinct.len() * 100 <= words.len() * 15
+    }
+
+    #[test]
+    fn repetition_at_its_bounds() {
+        // Exactly 40 words, one space apart: 6 distinct is 15 %, 7 is more.
+        for (distinct, fires) in [(6, true), (7, false)] {
+            let words: Vec<String> = (0..40)
+                .map(|k| format!("word{:02}", k % distinct))
+                .collect();
+            let t = words.join(" ");
+            let mut out = Vec::new();
+            repetition(&t, &mut out);
+            assert_eq!(!out.is_empty(), fires, "{t}");
+            assert_eq!(repetition_reference(&t), fires);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn repetition_matches_the_plain_count(
+            vocabulary in proptest::collection::vec("[a-z]{1,6}", 1..30),
+            picks in proptest::collection::vec((0usize..30, "[ \t\n\r]{1,2}"), 30..450),
+        ) {
+            let mut t = String::new();
+            for (k, sep) in &picks {
+                t.push_str(&vocabulary[k % vocabulary.len()]);
+                t.push_str(sep);
+            }
+            let mut out = Vec::new();
+            repetition(&t, &mut out);
+            proptest::prop_assert_eq!(!out.is_empty(), repetition_reference(&t), "{:?}", t);
         }
     }
 
