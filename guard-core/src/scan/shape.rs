@@ -110,11 +110,12 @@ impl ShapeFeatures {
                 0
             };
             // Short runs (between the words of a non-Latin script) cost less character by
-            // character than a histogram pass of their own.
-            let run = if run >= ASCII_RUN || run == rest.len() {
-                run
+            // character than a histogram pass of their own: they go to the loop below, with
+            // the character after them, before the next run is looked for.
+            let (run, short) = if run >= ASCII_RUN || run == rest.len() {
+                (run, 0)
             } else {
-                0
+                (0, run)
             };
             let Some((ascii, tail)) = rest.split_at_checked(run) else {
                 break;
@@ -157,7 +158,7 @@ impl ShapeFeatures {
                 chars += bytes.len();
             }
             let mut tail_chars = tail.chars();
-            if let Some(c) = tail_chars.next() {
+            for c in tail_chars.by_ref().take(short + 1) {
                 chars += 1;
                 match c {
                     '\n' => lines += 1,
