@@ -327,6 +327,22 @@ pub(crate) fn canonicalize(text: &str) -> Canonical {
     canonicalize_general(text)
 }
 
+/// Bytes at the start of `rest` (which starts with a visible character) that normalisation
+/// keeps as they are: printable ASCII, up to and including the first space of a double space.
+/// One pass (looking for the end of the printable run first and then for a double space in it
+/// read the rest of the text again for every double space).
+fn kept_run(rest: &[u8]) -> usize {
+    let mut prev_space = false;
+    for (k, &b) in rest.iter().enumerate() {
+        let space = b == b' ';
+        if !(b' '..=b'~').contains(&b) || (space && prev_space) {
+            return k;
+        }
+        prev_space = space;
+    }
+    rest.len()
+}
+
 /// The general path, for any text (the ASCII fast path must agree with it on ASCII input).
 fn canonicalize_general(text: &str) -> Canonical {
     canonicalize_chars::<true>(text)
@@ -358,17 +374,7 @@ fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
         // at a time. Single spaces after a visible character are kept as they are; a second
         // space in a row ends the run (white space collapses there).
         if ASCII_LANE && c.is_ascii_graphic() {
-            let rest = text.as_bytes().get(i..).unwrap_or(&[]);
-            let printable = rest
-                .iter()
-                .position(|b| !(b' '..=b'~').contains(b))
-                .unwrap_or(rest.len());
-            let run = rest.get(..printable).unwrap_or(&[]);
-            // (A byte loop: the runs are short, and a substring searcher costs its setup.)
-            let len = run
-                .windows(2)
-                .position(|w| w == b"  ")
-                .map_or(run.len(), |k| k + 1);
+            let len = kept_run(text.as_bytes().get(i..).unwrap_or(&[]));
             let Some(run) = text.get(i..i + len) else {
                 continue;
             };
@@ -577,11 +583,27 @@ fn canonicalize_ascii(text: &str) -> Canonical {
 fn canonicalize_ascii_collapsing(text: &str) -> Canonical {
     // Same output as `push_ws`/`push_folded` on ASCII, on bytes: the last two output bytes are
     // kept in registers instead of re-reading the string.
+    let bytes = text.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut map = OffsetMap::with_capacity(text.len());
     let mut last_cr = false;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        // A visible character starts a run kept as it is, lower-cased: visible characters and
+        // single spaces, up to a second space in a row (white space collapses there) or any
+        // other byte. Same output as a byte at a time (a space the run ends on is dropped by
+        // what follows it, as it would be then).
+        if b.is_ascii_graphic() {
+            let rest = bytes.get(i..).unwrap_or(&[]);
+            let len = kept_run(rest);
+            out.extend(rest.iter().take(len).map(u8::to_ascii_lowercase));
+            map.push_identity(i, len);
+            last_cr = false;
+            i += len;
+            continue;
+        }
         let orig = (i as u32, i as u32 + 1);
+        i += 1;
         let ws = match b {
             b'\r' => {
                 last_cr = true;
@@ -1152,6 +1174,17 @@ mod tests {
             let slow = canonicalize_general(&s);
             proptest::prop_assert_eq!(&fast.text, &slow.text);
             proptest::prop_assert_eq!(&fast.map.entries(), &slow.map.entries());
+            let collapsing = canonicalize_ascii_collapsing(&s);
+            proptest::prop_assert_eq!(&collapsing.text, &slow.text);
+            proptest::prop_assert_eq!(&collapsing.map.entries(), &slow.map.entries());
+        }
+
+        #[test]
+        fn collapsing_path_matches_general_path_on_spaced_text(
+            parts in proptest::collection::vec("([a-zA-Z.,!]{1,5}| {1,3}|\t|\r\n|\r|\n{1,3}|\x01|\x7f)", 0..80)
+        ) {
+            let s = parts.concat();
+            let slow = canonicalize_general(&s);
             let collapsing = canonicalize_ascii_collapsing(&s);
             proptest::prop_assert_eq!(&collapsing.text, &slow.text);
             proptest::prop_assert_eq!(&collapsing.map.entries(), &slow.map.entries());
