@@ -1717,9 +1717,15 @@ mod tmp_debug {
         ];
         let mut t = String::new();
         let mut i = 0;
-        while t.len() < 1024 { t.push_str(parts[i % 5]); i += 1; }
+        while t.len() < 1024 {
+            t.push_str(parts[i % 5]);
+            i += 1;
+        }
         let r = super::super::decode::RotationIndex::new();
         let v = super::build(&t, &r);
-        for x in &v.views { eprintln!("{:?} {} {}", x.kind, x.text.len(), x.boundaries); eprintln!("   {}", &x.text.chars().take(400).collect::<String>()); }
+        for x in &v.views {
+            eprintln!("{:?} {} {}", x.kind, x.text.len(), x.boundaries);
+            eprintln!("   {}", &x.text.chars().take(400).collect::<String>());
+        }
     }
 }
