@@ -32,41 +32,6 @@ const MIN_SCALE: [f64; 9] = [0.5, 1.0, 0.01, 0.01, 0.05, 0.05, 0.3, 0.05, 0.5];
 /// The most shape can add to risk: below any sensible block threshold on its own.
 pub(crate) const SHAPE_WEIGHT: f64 = 0.25;
 
-/// Per ASCII byte, its shape counts packed in 12-bit fields: line feed, bracket, colon,
-/// letter, upper-case letter.
-const fn packed_classes() -> [u64; 256] {
-    let mut t = [0u64; 256];
-    let mut rest: &mut [u64] = &mut t;
-    let mut i = 0usize;
-    while i < 128 {
-        let b = i as u8;
-        let mut c = 0u64;
-        if b == b'\n' {
-            c |= 1;
-        }
-        if matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|') {
-            c |= 1 << 12;
-        }
-        if b == b':' {
-            c |= 1 << 24;
-        }
-        if b.is_ascii_alphabetic() {
-            c |= 1 << 36;
-        }
-        if b.is_ascii_uppercase() {
-            c |= 1 << 48;
-        }
-        if let [first, tail @ ..] = rest {
-            *first = c;
-            rest = tail;
-        }
-        i += 1;
-    }
-    t
-}
-
-static PACKED: [u64; 256] = packed_classes();
-
 /// Runs of ASCII at least this long take the byte path in [`ShapeFeatures::measure`].
 const ASCII_RUN: usize = 16;
 
@@ -121,28 +86,19 @@ impl ShapeFeatures {
                 break;
             };
             if !ascii.is_empty() {
-                // Same counts as the character loop below, byte by byte, from a class table
-                // (no branches). The five counts travel packed in one u64 (12 bits each,
-                // flushed every 4000 bytes); the histogram has a pass of its own.
+                // Same counts as the character loop below: one pass per count, each with
+                // byte-wide accumulators the compiler turns into vector code (a table of
+                // packed counts per byte stayed scalar); the histogram has a pass of its own.
                 let bytes = ascii.as_bytes();
-                let mut prev_alnum = in_word;
-                for chunk in bytes.chunks(4000) {
-                    let mut packed = 0u64;
-                    for &b in chunk {
-                        packed =
-                            packed.wrapping_add(PACKED.get(usize::from(b)).copied().unwrap_or(0));
-                        let alnum = b.is_ascii_alphanumeric();
-                        words = words.wrapping_add(usize::from(alnum & !prev_alnum));
-                        prev_alnum = alnum;
-                    }
-                    let field = |i: u32| ((packed >> (12 * i)) & 0xFFF) as usize;
-                    lines = lines.wrapping_add(field(0));
-                    brackets = brackets.wrapping_add(field(1));
-                    colons = colons.wrapping_add(field(2));
-                    letters = letters.wrapping_add(field(3));
-                    upper = upper.wrapping_add(field(4));
-                }
-                in_word = prev_alnum;
+                lines = lines.wrapping_add(count_where(bytes, |b| b == b'\n'));
+                brackets = brackets.wrapping_add(count_where(bytes, |b| {
+                    matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|')
+                }));
+                colons = colons.wrapping_add(count_where(bytes, |b| b == b':'));
+                letters = letters.wrapping_add(count_where(bytes, |b| b.is_ascii_alphabetic()));
+                upper = upper.wrapping_add(count_where(bytes, |b| b.is_ascii_uppercase()));
+                words = words.wrapping_add(word_starts(bytes, in_word));
+                in_word = bytes.last().is_some_and(u8::is_ascii_alphanumeric);
                 if bytes.len() >= 256 {
                     for (h, n) in hist.iter_mut().zip(ascii_histogram(bytes)) {
                         *h = h.wrapping_add(n);
@@ -285,6 +241,25 @@ pub(crate) fn count_where(bytes: &[u8], f: impl Fn(u8) -> bool) -> usize {
         .chunks(255)
         .map(|c| usize::from(c.iter().fold(0u8, |a, &b| a.wrapping_add(u8::from(f(b))))))
         .sum()
+}
+
+/// Letters or digits in `bytes` that follow neither (the first one counts unless `in_word`):
+/// pairs of neighbours compared side by side, sixteen at a time.
+fn word_starts(bytes: &[u8], in_word: bool) -> usize {
+    let first = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_alphanumeric() && !in_word);
+    let pairs = bytes.get(1..).unwrap_or(&[]);
+    let starts: usize = bytes
+        .chunks(255)
+        .zip(pairs.chunks(255))
+        .map(|(prev, next)| {
+            usize::from(prev.iter().zip(next).fold(0u8, |a, (&p, &n)| {
+                a.wrapping_add(u8::from(n.is_ascii_alphanumeric() & !p.is_ascii_alphanumeric()))
+            }))
+        })
+        .sum();
+    usize::from(first) + starts
 }
 
 /// Histogram of `b & 63` over ASCII bytes. Two tables take turns so that consecutive bytes in
