@@ -255,7 +255,9 @@ fn word_starts(bytes: &[u8], in_word: bool) -> usize {
         .zip(pairs.chunks(255))
         .map(|(prev, next)| {
             usize::from(prev.iter().zip(next).fold(0u8, |a, (&p, &n)| {
-                a.wrapping_add(u8::from(n.is_ascii_alphanumeric() & !p.is_ascii_alphanumeric()))
+                a.wrapping_add(u8::from(
+                    n.is_ascii_alphanumeric() & !p.is_ascii_alphanumeric(),
+                ))
             }))
         })
         .sum();

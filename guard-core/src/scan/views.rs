@@ -609,25 +609,40 @@ pub(crate) struct EncodingHints {
 
 impl EncodingHints {
     fn of(raw: &str) -> Self {
-        // The run length resets on any other byte; long runs are rare.
-        let mut long_runs = Vec::new();
-        let mut run = 0usize;
-        for (i, b) in raw.bytes().enumerate() {
-            let member = is_encoded(b);
-            if !member && run >= 16 {
-                long_runs.push(i - run..i);
-            }
-            run = if member { run.wrapping_add(1) } else { 0 };
-        }
-        if run >= 16 {
-            long_runs.push(raw.len() - run..raw.len());
-        }
         Self {
-            long_runs,
+            long_runs: long_runs(raw.as_bytes()),
             percent: memchr::memchr(b'%', raw.as_bytes()).is_some(),
             dot_dash: dot_dash(raw.as_bytes()),
         }
     }
+}
+
+/// The runs of 16 or more bytes that `is_encoded`, in order. Such a run covers a whole aligned
+/// block of eight bytes, and prose has few of those (a long word, a number), so blocks are
+/// tested eight bytes at a time and runs grown only from the blocks that pass.
+fn long_runs(bytes: &[u8]) -> Vec<Range<usize>> {
+    let member = |i: usize| bytes.get(i).copied().is_some_and(is_encoded);
+    let mut out = Vec::new();
+    let mut k = 0usize;
+    while let Some(block) = bytes.get(8 * k..8 * k + 8) {
+        if block.iter().fold(true, |a, &b| a & is_encoded(b)) {
+            let (mut s, mut e) = (8 * k, 8 * k + 8);
+            while s > 0 && member(s - 1) {
+                s -= 1;
+            }
+            while member(e) {
+                e += 1;
+            }
+            if e - s >= 16 {
+                out.push(s..e);
+            }
+            // The block holding the byte after the run fails the test.
+            k = e.div_ceil(8);
+        } else {
+            k += 1;
+        }
+    }
+    out
 }
 
 /// `hints`: the encoding hints of `raw` when the caller already knows them.
@@ -1090,8 +1105,6 @@ impl Triggers {
     }
 }
 
-/// Builds every view of `text`.
-/// ".-" or "-." somewhere (Morse).
 /// Runs of 16+ bytes of an encoding, plainly.
 #[cfg(test)]
 fn long_runs_reference(bytes: &[u8]) -> Vec<Range<usize>> {
@@ -1108,6 +1121,7 @@ fn long_runs_reference(bytes: &[u8]) -> Vec<Range<usize>> {
     runs
 }
 
+/// ".-" or "-." somewhere (Morse).
 fn dot_dash(bytes: &[u8]) -> bool {
     // Prose has a few dots and fewer dashes: look at each (building two substring searchers
     // cost more).
@@ -1627,6 +1641,13 @@ mod tests {
         #[test]
         fn triggers_are_sound_on_arbitrary_text(s in "[a-z0-9 .!|@$+\n-]{0,120}") {
             triggers_are_sound(&s);
+        }
+
+        #[test]
+        fn long_runs_match_the_plain_reference(
+            s in "([a-zA-Z0-9+/=_\\\\-]{1,40}|[ @.:%\n]{1,2}|é){0,20}"
+        ) {
+            proptest::prop_assert_eq!(long_runs(s.as_bytes()), long_runs_reference(s.as_bytes()));
         }
 
         #[test]
