@@ -408,14 +408,10 @@ fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
     // Original byte ranges of the letter gaps.
     let mut cuts: Vec<(usize, usize)> = Vec::new();
     let mut tok_start = 0usize;
-    for (i, ch) in c.text.char_indices() {
-        if ch != ' ' && ch != '\n' {
-            continue;
-        }
-        let next_end = c
-            .text
-            .get(i + 1..)
-            .and_then(|r| r.find([' ', '\n']))
+    // Spaces and line feeds are single bytes: the bytes are walked, not decoded characters.
+    let bytes = c.text.as_bytes();
+    for i in memchr::memchr2_iter(b' ', b'\n', bytes) {
+        let next_end = memchr::memchr2(b' ', b'\n', bytes.get(i + 1..).unwrap_or(&[]))
             .map_or(c.text.len(), |e| e + i + 1);
         let joins =
             single(c.text.get(tok_start..i)) && single(c.text.get(i + 1..next_end)) && gap(i) == 1;
