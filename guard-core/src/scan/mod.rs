@@ -18,6 +18,31 @@ mod segments;
 mod shape;
 mod views;
 
+/// Helpers shared by the scanner's tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::ops::Range;
+
+    /// `base` with some of its ASCII bytes replaced: each edit picks an ASCII position (its
+    /// index taken modulo their count) and puts the first byte of its string there. Returns
+    /// the text and the replaced ranges, in edit order.
+    pub(crate) fn replace_ascii(
+        base: &str,
+        edits: &[(usize, String)],
+    ) -> (String, Vec<Range<usize>>) {
+        let mut bytes = base.as_bytes().to_vec();
+        let ascii: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i].is_ascii()).collect();
+        let mut changed = Vec::new();
+        for (k, b) in edits {
+            if let Some(&i) = ascii.get(k % ascii.len().max(1)) {
+                bytes[i] = b.as_bytes()[0];
+                changed.push(i..i + 1);
+            }
+        }
+        (String::from_utf8(bytes).unwrap(), changed)
+    }
+}
+
 use std::ops::Range;
 
 use thiserror::Error;

@@ -283,17 +283,8 @@ mod tests {
             edits in proptest::collection::vec((0usize..1000, "[a-z .!?;|<>\n/]"), 0..6),
         ) {
             let base = parts.concat();
-            let mut bytes = base.clone().into_bytes();
-            let ascii: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i].is_ascii()).collect();
-            let mut changed: Vec<Range<usize>> = Vec::new();
-            for (k, b) in &edits {
-                if let Some(&i) = ascii.get(k % ascii.len().max(1)) {
-                    bytes[i] = b.as_bytes()[0];
-                    changed.push(i..i + 1);
-                }
-            }
+            let (text, mut changed) = crate::scan::testing::replace_ascii(&base, &edits);
             changed.sort_by_key(|r| r.start);
-            let text = String::from_utf8(bytes).unwrap();
             let got = segment_starts_derived(&text, &segment_starts(&base), &changed);
             proptest::prop_assert_eq!(got, segment_starts(&text), "{:?} -> {:?}", base, text);
         }

@@ -280,14 +280,7 @@ mod tests {
             edits in proptest::collection::vec((0usize..1000, "[a-z0-9 .!|@$\\[]"), 0..8),
         ) {
             let base = parts.concat();
-            let mut bytes = base.clone().into_bytes();
-            let ascii: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i].is_ascii()).collect();
-            for (k, b) in &edits {
-                if let Some(&i) = ascii.get(k % ascii.len().max(1)) {
-                    bytes[i] = b.as_bytes()[0];
-                }
-            }
-            let text = String::from_utf8(bytes).unwrap();
+            let (text, _) = crate::scan::testing::replace_ascii(&base, &edits);
             agrees(&base, &text);
             agrees(&text, &base);
         }

@@ -462,9 +462,7 @@ impl Lexicon {
         Some(end)
     }
 
-    /// Phrase hits in `text`. `boundaries` is false for views whose spaces were removed; only
-    /// longer phrases count there, since short ones occur inside other words.
-    /// `masks`: the class masks of `text`, when the caller has them.
+    /// [`Lexicon::find_recording`] without the raw matches, for the tests.
     #[cfg(test)]
     pub(crate) fn find(
         &self,
@@ -476,8 +474,11 @@ impl Lexicon {
         self.find_recording(text, boundaries, masks, out, None);
     }
 
-    /// [`Lexicon::find`], also keeping the automaton's raw matches in `raw` when it runs
-    /// (text that is not ASCII, or has no boundaries) for views derived from this one.
+    /// Phrase hits in `text`. `boundaries` is false for views whose spaces were removed; only
+    /// longer phrases count there, since short ones occur inside other words.
+    /// `masks`: the class masks of `text`, when the caller has them. `raw` receives the
+    /// automaton's raw matches when it runs (text that is not ASCII, or has no boundaries), for
+    /// views derived from this one.
     pub(crate) fn find_recording(
         &self,
         text: &str,
