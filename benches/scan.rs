@@ -87,6 +87,14 @@ fn with_injection(attack: &str) -> String {
     cycled(&parts, 1024)
 }
 
+/// Benign 1 KiB, typed with two spaces after each sentence and Windows line breaks: white
+/// space that normalisation collapses, so the canonical view is no longer the text's own bytes.
+fn typed() -> String {
+    cycled(CLEAN, 1024)
+        .replace(". ", ".  ")
+        .replace("! ", "!\r\n")
+}
+
 fn scanner() -> Scanner {
     let bp = Blueprint::embedded_default().expect("default blueprint");
     Scanner::new(bp.scanner()).expect("scanner")
@@ -154,6 +162,9 @@ fn latency_histogram() {
             lat.line(&format!("scan 1KiB clean + {name} injection"))
         );
     }
+    let t = typed();
+    let lat = Latency::measure(20_000, || sc.scan(black_box(&t), Source::Customer));
+    println!("{}", lat.line("scan 1KiB clean, double spaces and CRLF"));
     let t = with_injection(IDENTIFIERS);
     let lat = Latency::measure(20_000, || sc.scan(black_box(&t), Source::Customer));
     println!("{}", lat.line("scan 1KiB clean + tracking number and SKU"));
@@ -162,7 +173,7 @@ fn latency_histogram() {
 criterion_group!(benches, bench_scan);
 
 fn main() {
-    // `SCAN_PROFILE=clean|multilingual|attack|adversarial|identifiers|<one obfuscation's name>`
+    // `SCAN_PROFILE=clean|multilingual|attack|adversarial|identifiers|typed|<one obfuscation's name>`
     // loops one
     // 1 KiB case for a profiler and exits.
     if let Ok(which) = std::env::var("SCAN_PROFILE") {
@@ -172,6 +183,7 @@ fn main() {
             "multilingual" => cycled(MULTILINGUAL, 1024),
             "attack" => cycled(ATTACK, 1024),
             "identifiers" => with_injection(IDENTIFIERS),
+            "typed" => typed(),
             other => ONE_OBFUSCATION
                 .iter()
                 .find(|(name, _)| *name == other)

@@ -68,9 +68,7 @@ impl ShapeFeatures {
         let mut rest = text;
         while !rest.is_empty() {
             let run = if lanes {
-                rest.bytes()
-                    .position(|b| !b.is_ascii())
-                    .unwrap_or(rest.len())
+                ascii_prefix(rest.as_bytes())
             } else {
                 0
             };
@@ -262,6 +260,25 @@ fn word_starts(bytes: &[u8], in_word: bool) -> usize {
         })
         .sum();
     usize::from(first) + starts
+}
+
+/// Length of the ASCII prefix of `bytes`, eight bytes at a time.
+fn ascii_prefix(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut n = 0;
+    for c in chunks.by_ref() {
+        let w = c.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        if w & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + bytes
+        .get(n..)
+        .unwrap_or(&[])
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(bytes.len() - n)
 }
 
 /// Histogram of `b & 63` over ASCII bytes. Two tables take turns so that consecutive bytes in
@@ -486,6 +503,17 @@ impl ShapeBaseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_prefix_is_the_first_non_ascii_byte(s in "[a-z ]{0,40}(é|忽|🔥)?[a-z é]{0,20}") {
+            let b = s.as_bytes();
+            proptest::prop_assert_eq!(
+                ascii_prefix(b),
+                b.iter().position(|x| !x.is_ascii()).unwrap_or(b.len())
+            );
+        }
+    }
 
     #[test]
     fn letter_classes_are_the_standard_ones() {

@@ -618,10 +618,20 @@ impl EncodingHints {
 /// tested eight bytes at a time and runs grown only from the blocks that pass.
 fn long_runs(bytes: &[u8]) -> Vec<Range<usize>> {
     let member = |i: usize| bytes.get(i).copied().is_some_and(is_encoded);
+    // Every encoding byte is at least `+` (0x2B): a block holding a space or most punctuation
+    // is ruled out by one word test (a byte below 0x2B sets the top bit of its lane in
+    // `(w - 0x2B..) & !w`), before the byte test.
+    const LOW: u64 = 0x2B2B_2B2B_2B2B_2B2B;
+    const TOP: u64 = 0x8080_8080_8080_8080;
     let mut out = Vec::new();
     let mut k = 0usize;
     while let Some(block) = bytes.get(8 * k..8 * k + 8) {
-        if block.iter().fold(true, |a, &b| a & is_encoded(b)) {
+        let w = block
+            .iter()
+            .rev()
+            .fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        if w.wrapping_sub(LOW) & !w & TOP == 0 && block.iter().fold(true, |a, &b| a & is_encoded(b))
+        {
             let (mut s, mut e) = (8 * k, 8 * k + 8);
             while s > 0 && member(s - 1) {
                 s -= 1;
