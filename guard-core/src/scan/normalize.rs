@@ -332,6 +332,40 @@ pub(crate) fn canonicalize(text: &str) -> Canonical {
 /// One pass (looking for the end of the printable run first and then for a double space in it
 /// read the rest of the text again for every double space).
 fn kept_run(rest: &[u8]) -> usize {
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // Eight bytes at a time, each lane classified exactly (the lanes' sums never carry into
+    // the next lane): where a byte is not printable, and where a space follows a space.
+    let mut prev_space = false;
+    let mut chunks = rest.chunks_exact(8);
+    let mut done = 0usize;
+    for c in chunks.by_ref() {
+        let w = c.iter().rev().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        let low = w & LOW7;
+        let printable = (low + 0x6060_6060_6060_6060) & !(low + 0x0101_0101_0101_0101) & !w & TOP;
+        let x = low ^ 0x2020_2020_2020_2020;
+        let space = !((x + LOW7) | x) & !w & TOP;
+        let double = (space & (space << 8)) | (u64::from(prev_space) * (space & 0x80));
+        let stop = (TOP & !printable) | double;
+        if stop != 0 {
+            return done + (stop.trailing_zeros() / 8) as usize;
+        }
+        prev_space = space >> 56 != 0;
+        done += 8;
+    }
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        let space = b == b' ';
+        if !(b' '..=b'~').contains(&b) || (space && prev_space) {
+            return done + k;
+        }
+        prev_space = space;
+    }
+    rest.len()
+}
+
+/// [`kept_run`] a byte at a time, for the tests.
+#[cfg(test)]
+fn kept_run_reference(rest: &[u8]) -> usize {
     let mut prev_space = false;
     for (k, &b) in rest.iter().enumerate() {
         let space = b == b' ';
@@ -596,7 +630,11 @@ fn canonicalize_ascii_collapsing(text: &str) -> Canonical {
         if b.is_ascii_graphic() {
             let rest = bytes.get(i..).unwrap_or(&[]);
             let len = kept_run(rest);
-            out.extend(rest.iter().take(len).map(u8::to_ascii_lowercase));
+            let from = out.len();
+            out.extend_from_slice(rest.get(..len).unwrap_or(&[]));
+            if let Some(t) = out.get_mut(from..) {
+                t.make_ascii_lowercase();
+            }
             map.push_identity(i, len);
             last_cr = false;
             i += len;
@@ -1177,6 +1215,17 @@ mod tests {
             let collapsing = canonicalize_ascii_collapsing(&s);
             proptest::prop_assert_eq!(&collapsing.text, &slow.text);
             proptest::prop_assert_eq!(&collapsing.map.entries(), &slow.map.entries());
+        }
+
+        #[test]
+        fn kept_run_matches_the_byte_loop(
+            parts in proptest::collection::vec("([a-z~!]{1,9}| {1,3}|\t|\n|\x01|\x7f|é|\u{80})", 0..30)
+        ) {
+            let s = parts.concat();
+            for i in 0..s.len() {
+                let rest = &s.as_bytes()[i..];
+                proptest::prop_assert_eq!(kept_run(rest), kept_run_reference(rest), "{:?}", rest);
+            }
         }
 
         #[test]
