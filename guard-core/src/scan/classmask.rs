@@ -78,6 +78,18 @@ pub(crate) const fn is_encoded(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'/' | b'_' | b'=' | b'\\')
 }
 
+/// Up to eight bytes as one little-endian word (byte `k` in bits `8k..8k + 8`), built in a
+/// register: copying them through a stack array and reading it back stalls on store
+/// forwarding.
+pub(crate) fn le_word(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .unwrap_or(bytes)
+        .iter()
+        .rev()
+        .fold(0u64, |a, &b| (a << 8) | u64::from(b))
+}
+
 /// Transposes an 8×8 bit matrix held in a `u64` (row `r` = byte `r`): bit `8r + c` moves to
 /// bit `8c + r` (Hacker's Delight, 7-3).
 fn transpose8(mut x: u64) -> u64 {

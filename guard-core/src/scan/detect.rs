@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use regex::{Regex, RegexBuilder};
 
+use super::classmask::le_word;
 use super::decode::RotationIndex;
 use super::fuse::{self, Scored};
 use super::learned::{LearnedDetector, LearnedModel};
@@ -40,11 +41,7 @@ impl std::hash::Hasher for FxHasher {
 
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            for (w, b) in word.iter_mut().zip(chunk) {
-                *w = *b;
-            }
-            self.add(u64::from_le_bytes(word));
+            self.add(le_word(chunk));
         }
     }
 
@@ -85,9 +82,8 @@ impl PartialEq for Name {
 impl std::hash::Hash for Name {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         let b = self.0.as_bytes();
-        let word = |w: &[u8]| w.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
-        let head = word(b.get(..8).unwrap_or(b));
-        let tail = word(b.get(b.len().saturating_sub(8)..).unwrap_or(b));
+        let head = le_word(b);
+        let tail = le_word(b.get(b.len().saturating_sub(8)..).unwrap_or(b));
         state.write_usize(b.len());
         state.write_u64(head ^ tail.rotate_left(32));
     }

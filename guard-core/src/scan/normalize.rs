@@ -7,6 +7,7 @@ use std::ops::Range;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
+use super::classmask::le_word;
 use super::shape;
 
 /// Where each byte of a derived text came from in the original message.
@@ -340,7 +341,7 @@ fn kept_run(rest: &[u8]) -> usize {
     let mut chunks = rest.chunks_exact(8);
     let mut done = 0usize;
     for c in chunks.by_ref() {
-        let w = c.iter().rev().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        let w = le_word(c);
         let low = w & LOW7;
         let printable = (low + 0x6060_6060_6060_6060) & !(low + 0x0101_0101_0101_0101) & !w & TOP;
         let x = low ^ 0x2020_2020_2020_2020;

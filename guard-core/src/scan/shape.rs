@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::classmask::{ClassMasks, ALPHA, DIGIT};
+use super::classmask::{le_word, ClassMasks, ALPHA, DIGIT};
 
 /// The default baseline: fitted on banking77 (CC-BY-4.0, PolyAI-LDN) with
 /// `guard baseline fit`. It holds statistics only, no text.
@@ -267,7 +267,7 @@ fn ascii_prefix(bytes: &[u8]) -> usize {
     let mut chunks = bytes.chunks_exact(8);
     let mut n = 0;
     for c in chunks.by_ref() {
-        let w = c.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        let w = le_word(c);
         if w & 0x8080_8080_8080_8080 != 0 {
             break;
         }

@@ -7,6 +7,7 @@ use crate::scan::detect::Fx;
 use regex::{Regex, RegexBuilder};
 
 use super::{Hit, Role};
+use crate::scan::classmask::le_word;
 use crate::scan::segments::{at_segment_start, segment_of};
 use crate::scan::shape::count_where;
 use crate::scan::{ScanError, Source};
@@ -866,12 +867,7 @@ fn repetition(t: &str, out: &mut Vec<Finding>) {
 fn word_hash(w: &[u8]) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64 ^ w.len() as u64;
     for chunk in w.chunks(8) {
-        // Built in a register: bytes copied into a stack array and read back as one word
-        // stalled on store forwarding.
-        let word = chunk
-            .iter()
-            .rev()
-            .fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        let word = le_word(chunk);
         h = (h ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         h ^= h >> 29;
     }
