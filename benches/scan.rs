@@ -95,6 +95,12 @@ fn typed() -> String {
         .replace("! ", "!\r\n")
 }
 
+/// Benign 1 KiB, the clean sentences with one emoji after the last: a single character
+/// outside ASCII takes the whole message off the ASCII fast path.
+fn with_emoji() -> String {
+    cycled(CLEAN, 1024).replace("friendly! ", "friendly! 🙂 ")
+}
+
 fn scanner() -> Scanner {
     let bp = Blueprint::embedded_default().expect("default blueprint");
     Scanner::new(bp.scanner()).expect("scanner")
@@ -165,6 +171,9 @@ fn latency_histogram() {
     let t = typed();
     let lat = Latency::measure(20_000, || sc.scan(black_box(&t), Source::Customer));
     println!("{}", lat.line("scan 1KiB clean, double spaces and CRLF"));
+    let t = with_emoji();
+    let lat = Latency::measure(20_000, || sc.scan(black_box(&t), Source::Customer));
+    println!("{}", lat.line("scan 1KiB clean with an emoji"));
     let t = with_injection(IDENTIFIERS);
     let lat = Latency::measure(20_000, || sc.scan(black_box(&t), Source::Customer));
     println!("{}", lat.line("scan 1KiB clean + tracking number and SKU"));
@@ -173,7 +182,7 @@ fn latency_histogram() {
 criterion_group!(benches, bench_scan);
 
 fn main() {
-    // `SCAN_PROFILE=clean|multilingual|attack|adversarial|identifiers|typed|<one obfuscation's name>`
+    // `SCAN_PROFILE=clean|multilingual|attack|adversarial|identifiers|typed|emoji|<one obfuscation's name>`
     // loops one
     // 1 KiB case for a profiler and exits.
     if let Ok(which) = std::env::var("SCAN_PROFILE") {
@@ -184,6 +193,7 @@ fn main() {
             "attack" => cycled(ATTACK, 1024),
             "identifiers" => with_injection(IDENTIFIERS),
             "typed" => typed(),
+            "emoji" => with_emoji(),
             other => ONE_OBFUSCATION
                 .iter()
                 .find(|(name, _)| *name == other)

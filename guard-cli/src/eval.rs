@@ -1,5 +1,6 @@
-//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all] [--learned on|off]`: measure
-//! the scanner on labelled JSON Lines (`text`, `label` = attack|benign, `kind`).
+//! `guard eval FILES_OR_DIRS... [--json] [--split tune|holdout|all] [--learned on|off]
+//! [--timing]`: measure the scanner on labelled JSON Lines (`text`, `label` = attack|benign,
+//! `kind`), and with `--timing` how long each row took to scan.
 //!
 //! Rows are split deterministically by a hash of their `id` (FNV-1a, one in five to the
 //! holdout) so tuning can look at `tune` while `holdout` stays unseen. Rows whose `kind`
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use guard_core::{ModelChoice, Scanner, Source};
 use guard_evasion::Chain;
@@ -55,6 +57,11 @@ pub struct Args {
     /// session; a row counts as blocked when either message is.
     #[arg(long, value_name = "NAME[+NAME]")]
     transform: Option<String>,
+    /// Also time every scan (one call per row, after a warm-up pass over the first rows) and
+    /// print the latency per file: median, p90, p99 and maximum in microseconds, beside the
+    /// median row size. Real traffic instead of the benches' synthetic messages.
+    #[arg(long)]
+    timing: bool,
     /// Write per-row scores (risk without the learned detector, model probability) as JSON
     /// Lines to this file, for tuning the fusion.
     #[arg(long, hide = true)]
@@ -237,6 +244,13 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     let total = all_rows.len();
     let progress = total > 2000 && std::io::stderr().is_terminal();
     let mut table: Table = BTreeMap::new();
+    let mut timing: BTreeMap<String, Vec<(Duration, usize)>> = BTreeMap::new();
+    if args.timing {
+        // The first calls would otherwise pay for cold caches and lazily built tables.
+        for (_, row) in all_rows.iter().take(WARM_UP_ROWS) {
+            std::hint::black_box(scanner.scan(&row.text, row.source));
+        }
+    }
     let mut errors_left = args.errors;
     for (i, (file, row)) in all_rows.iter().enumerate() {
         if progress && i % 500 == 0 {
@@ -258,16 +272,28 @@ fn run_inner(args: &Args) -> Result<bool, String> {
         }
         // A transformed row may be a session of several messages: it counts as blocked when
         // any of them is, as `Guard::scan_message` would have stopped it there.
-        let (blocked, verdict) = match &chain {
+        let (blocked, verdict, elapsed, bytes) = match &chain {
             Some(chain) => {
                 let sample = chain.apply(&row.id, &row.text);
-                (guard_evasion::blocked(&scanner, &sample, row.source), None)
+                let start = Instant::now();
+                let blocked = guard_evasion::blocked(&scanner, &sample, row.source);
+                let bytes =
+                    sample.history.iter().map(String::len).sum::<usize>() + sample.message.len();
+                (blocked, None, start.elapsed(), bytes)
             }
             None => {
+                let start = Instant::now();
                 let v = scanner.scan(&row.text, row.source);
-                (v.blocked(), Some(v))
+                let elapsed = start.elapsed();
+                (v.blocked(), Some(v), elapsed, row.text.len())
             }
         };
+        if args.timing {
+            timing
+                .entry(file.clone())
+                .or_default()
+                .push((elapsed, bytes));
+        }
         if let Some((w, off, on)) = dump.as_mut() {
             let line = json!({
                 "file": file, "id": row.id, "kind": row.kind, "attack": row.attack,
@@ -325,13 +351,92 @@ fn run_inner(args: &Args) -> Result<bool, String> {
     let transform = chain.as_ref().map(Chain::name);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let latency = args.timing.then(|| latency_table(&timing));
     let written = if args.json {
-        write_json(&mut out, &table, &splits, transform.as_deref())
+        write_json(
+            &mut out,
+            &table,
+            &splits,
+            transform.as_deref(),
+            latency.as_deref(),
+        )
     } else {
-        write_tables(&mut out, &table, &splits, transform.as_deref())
+        write_tables(&mut out, &table, &splits, transform.as_deref()).and_then(|()| {
+            latency
+                .as_deref()
+                .map_or(Ok(()), |l| write_latency(&mut out, l))
+        })
     };
     written.map_err(|e| format!("cannot write output: {e}"))?;
     Ok(malformed == 0)
+}
+
+/// Rows scanned once before timing starts.
+const WARM_UP_ROWS: usize = 200;
+
+/// Scan latency of one file's rows.
+#[derive(Debug, Clone, PartialEq)]
+struct Latency {
+    file: String,
+    rows: usize,
+    median_bytes: usize,
+    /// Median, p90, p99 and maximum, in microseconds.
+    micros: [f64; 4],
+}
+
+/// The nearest-rank `p`-th percentile (0 < p <= 100) of sorted `values`.
+fn percentile<T: Copy>(sorted: &[T], p: usize) -> Option<T> {
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+/// One row per file plus `(all files)`, each with at least one timed scan.
+fn latency_table(timing: &BTreeMap<String, Vec<(Duration, usize)>>) -> Vec<Latency> {
+    let summary = |file: &str, samples: &[(Duration, usize)]| {
+        let mut times: Vec<Duration> = samples.iter().map(|s| s.0).collect();
+        let mut sizes: Vec<usize> = samples.iter().map(|s| s.1).collect();
+        times.sort_unstable();
+        sizes.sort_unstable();
+        let us = |p| percentile(&times, p).map_or(0.0, |d| d.as_secs_f64() * 1e6);
+        Latency {
+            file: file.to_owned(),
+            rows: samples.len(),
+            median_bytes: percentile(&sizes, 50).unwrap_or(0),
+            micros: [us(50), us(90), us(99), us(100)],
+        }
+    };
+    let mut out: Vec<Latency> = timing
+        .iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(f, s)| summary(f, s))
+        .collect();
+    let all: Vec<(Duration, usize)> = timing.values().flatten().copied().collect();
+    if !all.is_empty() {
+        out.push(summary("(all files)", &all));
+    }
+    out
+}
+
+fn write_latency(out: &mut impl Write, rows: &[Latency]) -> std::io::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    writeln!(
+        out,
+        "== scan latency (one call per row, in microseconds; {cores} cores available) =="
+    )?;
+    writeln!(
+        out,
+        "{:<26} {:>6}  {:>12}  {:>8}  {:>8}  {:>8}  {:>8}",
+        "file", "rows", "median bytes", "median", "p90", "p99", "max"
+    )?;
+    for l in rows {
+        let [p50, p90, p99, max] = l.micros;
+        writeln!(
+            out,
+            "{:<26} {:>6}  {:>12}  {:>8.1}  {:>8.1}  {:>8.1}  {:>8.1}",
+            l.file, l.rows, l.median_bytes, p50, p90, p99, max
+        )?;
+    }
+    writeln!(out)
 }
 
 fn rate_json(k: u64, n: u64) -> Json {
@@ -347,10 +452,24 @@ fn write_json(
     table: &Table,
     splits: &[(usize, &str)],
     transform: Option<&str>,
+    latency: Option<&[Latency]>,
 ) -> std::io::Result<()> {
     let mut doc = serde_json::Map::new();
     if let Some(t) = transform {
         doc.insert("transform".into(), Json::String(t.to_owned()));
+    }
+    if let Some(rows) = latency {
+        let rows = rows
+            .iter()
+            .map(|l| {
+                let [median, p90, p99, max] = l.micros;
+                json!({
+                    "file": l.file, "rows": l.rows, "median_bytes": l.median_bytes,
+                    "micros": {"median": median, "p90": p90, "p99": p99, "max": max},
+                })
+            })
+            .collect();
+        doc.insert("latency".into(), Json::Array(rows));
     }
     for (i, name) in splits {
         let rows: Vec<Json> = table
@@ -432,6 +551,43 @@ fn write_tables(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u32> = (1..=200).collect();
+        assert_eq!(percentile(&v, 50), Some(100));
+        assert_eq!(percentile(&v, 99), Some(198));
+        assert_eq!(percentile(&v, 100), Some(200));
+        assert_eq!(percentile(&[7u32], 99), Some(7));
+        assert_eq!(percentile::<u32>(&[], 50), None);
+    }
+
+    #[test]
+    fn latency_is_summarised_per_file_and_overall() {
+        let us = Duration::from_micros;
+        let mut timing = BTreeMap::new();
+        timing.insert(
+            "a.jsonl".to_owned(),
+            vec![(us(3), 100), (us(1), 10), (us(2), 1000)],
+        );
+        timing.insert("b.jsonl".to_owned(), vec![(us(40), 5000)]);
+        timing.insert("empty.jsonl".to_owned(), Vec::new());
+        let t = latency_table(&timing);
+        let files: Vec<&str> = t.iter().map(|l| l.file.as_str()).collect();
+        assert_eq!(files, ["a.jsonl", "b.jsonl", "(all files)"]);
+        assert_eq!((t[0].rows, t[0].median_bytes), (3, 100));
+        assert_eq!(t[0].micros, [2.0, 3.0, 3.0, 3.0]);
+        assert_eq!((t[2].rows, t[2].median_bytes), (4, 100));
+        assert_eq!(t[2].micros, [2.0, 40.0, 40.0, 40.0]);
+        let mut text = Vec::new();
+        write_latency(&mut text, &t).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.lines().nth(2).unwrap().starts_with("a.jsonl"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 6, "{text}");
+    }
 
     #[test]
     fn wilson_brackets_the_rate() {

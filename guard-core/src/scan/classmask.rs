@@ -81,10 +81,14 @@ pub(crate) const fn is_encoded(b: u8) -> bool {
 /// Up to eight bytes as one little-endian word (byte `k` in bits `8k..8k + 8`), built in a
 /// register: copying them through a stack array and reading it back stalls on store
 /// forwarding.
+#[inline]
 pub(crate) fn le_word(bytes: &[u8]) -> u64 {
+    // Eight or more bytes: one unaligned load (the fold below stays a byte loop when the
+    // length is not known at compile time).
+    if let Some(w) = bytes.first_chunk::<8>() {
+        return u64::from_le_bytes(*w);
+    }
     bytes
-        .get(..8)
-        .unwrap_or(bytes)
         .iter()
         .rev()
         .fold(0u64, |a, &b| (a << 8) | u64::from(b))
@@ -196,6 +200,20 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn le_word_puts_byte_k_in_bits_8k() {
+        let bytes: Vec<u8> = (1..=12).collect();
+        for len in 0..=bytes.len() {
+            let b = &bytes[..len];
+            let want = b
+                .iter()
+                .take(8)
+                .enumerate()
+                .fold(0u64, |a, (k, &x)| a | u64::from(x) << (8 * k));
+            assert_eq!(le_word(b), want, "{len} bytes");
+        }
+    }
 
     #[test]
     fn masks_match_the_byte_table() {

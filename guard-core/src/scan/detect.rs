@@ -543,7 +543,7 @@ impl Engine {
         if replaced > v.text.len() / 4 {
             return None;
         }
-        let scan = if base.text.is_ascii() {
+        let scan = if self.lexicon.walkable(&base.text) {
             BaseScan::Ascii(hits.get(j)?)
         } else {
             BaseScan::Any(raws.get(j)?)

@@ -204,6 +204,11 @@ pub(crate) fn letter_class(c: char) -> (bool, bool, bool) {
     if matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}') {
         return (true, false, true);
     }
+    // General punctuation (dashes, bullets, ellipsis, typographic quotes) and emoji: no
+    // letters or digits, and common enough in real text to skip the standard tables' search.
+    if matches!(c, '\u{2000}'..='\u{206F}' | '\u{1F300}'..='\u{1FAFF}') {
+        return (false, false, false);
+    }
     // Latin-1, the Latin extensions, Greek, Cyrillic, Armenian: worked out once by the
     // standard functions.
     if let Some(&k) = latin_classes().get((c as usize).wrapping_sub(0x80)) {
@@ -263,7 +268,7 @@ fn word_starts(bytes: &[u8], in_word: bool) -> usize {
 }
 
 /// Length of the ASCII prefix of `bytes`, eight bytes at a time.
-fn ascii_prefix(bytes: &[u8]) -> usize {
+pub(crate) fn ascii_prefix(bytes: &[u8]) -> usize {
     let mut chunks = bytes.chunks_exact(8);
     let mut n = 0;
     for c in chunks.by_ref() {
@@ -521,6 +526,7 @@ mod tests {
             .chain(0x3400..=0x4DBF)
             .chain(0x4E00..=0x9FFF)
             .chain(0xFF00..0xFFF0)
+            .chain(0x1F000..0x1FB00)
         {
             let Some(c) = char::from_u32(cp) else {
                 continue;
