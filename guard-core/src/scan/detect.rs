@@ -466,8 +466,8 @@ impl Engine {
         let n = views.views.len();
         let mut hits: Vec<Vec<Hit>> = Vec::with_capacity(n);
         let mut segments: Vec<Vec<usize>> = Vec::with_capacity(n);
-        // Raw automaton matches, kept only when a leet view may be derived from them.
-        let derive = views.views.iter().any(|v| v.kind == ViewKind::Leet);
+        // Raw automaton matches, kept only when a later view may be derived from them.
+        let derive = views.views.len() > 1;
         let mut raws: Vec<Vec<RawMatch>> = Vec::with_capacity(n);
         for (i, v) in views.views.iter().enumerate() {
             let (mut h, mut raw) = (Vec::new(), Vec::new());
@@ -515,10 +515,13 @@ impl Engine {
         }
     }
 
-    /// For a leet view: the scan of the nearest earlier view it is that view with a few bytes
-    /// replaced in (the canonical or repaired view, or the other reading of "1"), the replaced
-    /// ranges, and that view's segments. `None` for other views, or when the replaced bytes are
-    /// so many that a full pass is as cheap.
+    /// For a view that is an earlier one with a few bytes replaced (a leet reading of the
+    /// canonical or repaired view, the other reading of "1", line breaks inside sentences read
+    /// as spaces): the scan of the nearest earlier view of the same length, the replaced
+    /// ranges, and that view's segments. Hits and segments depend on the text alone, so any
+    /// such pair qualifies. `None` for the first view, views without boundaries, views of a
+    /// length no earlier one has, or when the replaced bytes are so many that a full pass is as
+    /// cheap.
     #[allow(clippy::type_complexity)]
     fn derived_scan<'v>(
         &self,
@@ -529,7 +532,7 @@ impl Engine {
         segments: &'v [Vec<usize>],
     ) -> Option<(BaseScan<'v>, Vec<Range<usize>>, &'v [usize])> {
         let v = views.get(i)?;
-        if v.kind != ViewKind::Leet || !v.boundaries {
+        if i == 0 || !v.boundaries {
             return None;
         }
         let j = (0..i).rev().find(|&j| {

@@ -279,10 +279,10 @@ mod tests {
         #[test]
         fn derived_pass_agrees_with_a_full_pass(
             parts in proptest::collection::vec(
-                "(ignore|all|previous|instructions|your|system prompt|\\[system\\]|<\\|im_start\\|>|admin mode|refund|olvida|忽略|指令|contraseña|é|•|©|—|[a-z]{1,4}|[0-9]{1,2}|[ .,:!\\[<#|@$]{1,2})",
+                "(ignore|all|previous|instructions|your|system prompt|\\[system\\]|<\\|im_start\\|>|admin mode|refund|olvida|忽略|指令|contraseña|é|•|©|—|[a-z]{1,4}|[0-9]{1,2}|[ .,:!\\[<#|@$\n]{1,2})",
                 0..60,
             ),
-            edits in proptest::collection::vec((0usize..1000, "[a-z0-9 .!|@$\\[]"), 0..8),
+            edits in proptest::collection::vec((0usize..1000, "[a-z0-9 .!|@$\\[\n]"), 0..8),
         ) {
             let base = parts.concat();
             let (text, _) = crate::scan::testing::replace_ascii(&base, &edits);
