@@ -484,13 +484,23 @@ fn repaired(
     } else {
         None
     };
-    let fixed = unwrapped.or(respaced);
-    let base = fixed.as_ref().unwrap_or(c);
-    let leet = if fixed.is_some() {
-        Triggers::of(base.text.as_bytes()).leet
+    // Line breaks read as spaces leave the leet trigger as it was (neither byte is a letter
+    // or stands for one); respaced text is another text.
+    let leet = if respaced.is_some() {
+        Triggers::of(
+            unwrapped
+                .as_ref()
+                .or(respaced.as_ref())
+                .unwrap_or(c)
+                .text
+                .as_bytes(),
+        )
+        .leet
     } else {
         trig.leet
     };
+    let fixed = unwrapped.or(respaced);
+    let base = fixed.as_ref().unwrap_or(c);
     let mut out = Vec::new();
     if leet {
         // Offsets of a repaired text are not the message's: only the canonical view skips.
@@ -1448,6 +1458,22 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), triggers_reference(&s));
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), Triggers::of_any(s.as_bytes()));
+        }
+
+        /// The leet trigger of text with its soft line breaks read as spaces is the text's own
+        /// (`repaired` reuses it).
+        #[test]
+        fn unwrapping_lines_keeps_the_leet_trigger(
+            s in "([a-z0-9 .!?;:|@$+<>*\n-]|é|忽|\n\n){0,200}"
+        ) {
+            let c = canonicalize(&s);
+            if let Some(u) = unwrap_lines(&c) {
+                proptest::prop_assert_eq!(
+                    Triggers::of(u.text.as_bytes()).leet,
+                    Triggers::of(c.text.as_bytes()).leet,
+                    "{:?}", s
+                );
+            }
         }
 
         #[test]

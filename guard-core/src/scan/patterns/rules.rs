@@ -1,6 +1,6 @@
 //! Rules over phrase hits: which roles, how close, in which segment, with which gates.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::scan::detect::Fx;
 
@@ -250,6 +250,7 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
     let mut bulk_data: Option<(usize, usize)> = None;
     let mut report = false;
     let mut off_topic_budget = OFF_TOPIC_CHECKS;
+    let mut doc_words = DocWords::default();
 
     for (i, h) in v.hits.iter().enumerate() {
         let s = Some(v.hit_segment(i));
@@ -538,7 +539,14 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
             let end = noun.map_or(h.end, |(_, n)| n.end);
             let score = match (
                 noun.is_some(),
-                v.primary && off_topic(v.text, v.segments, h.start, &mut off_topic_budget),
+                v.primary
+                    && off_topic(
+                        v.text,
+                        v.segments,
+                        h.start,
+                        &mut off_topic_budget,
+                        &mut doc_words,
+                    ),
             ) {
                 (true, _) => 0.6,
                 (false, true) => 0.55,
@@ -588,7 +596,7 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
     }
     shapes(rs, v, out);
     if tool && v.primary {
-        off_topic_questions(v, out);
+        off_topic_questions(v, &mut doc_words, out);
     }
     if report && v.source == Source::Customer {
         quoted_report_gate(v.text, out);
@@ -648,16 +656,43 @@ fn content_words(s: &str) -> impl Iterator<Item = &str> {
 
 /// An instruction in a document that shares almost no vocabulary with the document around it:
 /// someone else's request pasted into an e-mail or web page, addressed to whoever reads it.
-fn off_topic(text: &str, segments: &[usize], pos: usize, budget: &mut usize) -> bool {
-    off_topic_with(text, segments, pos, 3, budget)
+fn off_topic<'a>(
+    text: &'a str,
+    segments: &[usize],
+    pos: usize,
+    budget: &mut usize,
+    doc: &mut DocWords<'a>,
+) -> bool {
+    off_topic_with(text, segments, pos, 3, budget, doc)
 }
 
-fn off_topic_with(
-    text: &str,
+/// How often each content word occurs in a whole view: built by the first off-topic check
+/// and read by the rest (each asks which of a segment's words also occur outside it, and used
+/// to read the whole document again). Keyed by attacker text: the standard hasher.
+#[derive(Default)]
+struct DocWords<'a> {
+    counts: Option<HashMap<&'a str, u32>>,
+}
+
+impl<'a> DocWords<'a> {
+    fn counts(&mut self, text: &'a str) -> &HashMap<&'a str, u32> {
+        self.counts.get_or_insert_with(|| {
+            let mut m = HashMap::new();
+            for w in content_words(text) {
+                *m.entry(w).or_insert(0) += 1;
+            }
+            m
+        })
+    }
+}
+
+fn off_topic_with<'a>(
+    text: &'a str,
     segments: &[usize],
     pos: usize,
     min_words: usize,
     budget: &mut usize,
+    doc: &mut DocWords<'a>,
 ) -> bool {
     // Each check reads the whole document: a fixed number per message keeps the scan linear.
     if *budget == 0 {
@@ -679,8 +714,30 @@ fn off_topic_with(
     if words.len() < min_words {
         return false;
     }
-    let rest: HashSet<&str> = content_words(before).chain(content_words(after)).collect();
-    let shared = words.iter().filter(|w| rest.contains(*w)).count();
+    // A word occurs outside the segment when the document has more of it than the segment,
+    // as long as no word straddles the segment's edges (segments begin next to punctuation
+    // or white space; checked, not assumed).
+    let word_at = |i: usize| {
+        let (l, r) = (text.get(..i), text.get(i..));
+        l.and_then(|l| l.chars().next_back())
+            .is_some_and(char::is_alphanumeric)
+            && r.and_then(|r| r.chars().next())
+                .is_some_and(char::is_alphanumeric)
+    };
+    let shared = if word_at(start) || word_at(end) {
+        let rest: HashSet<&str> = content_words(before).chain(content_words(after)).collect();
+        words.iter().filter(|w| rest.contains(*w)).count()
+    } else {
+        let mut inside: HashMap<&str, u32> = HashMap::new();
+        for w in content_words(seg_text) {
+            *inside.entry(w).or_insert(0) += 1;
+        }
+        let counts = doc.counts(text);
+        words
+            .iter()
+            .filter(|w| counts.get(*w).copied().unwrap_or(0) > inside.get(*w).copied().unwrap_or(0))
+            .count()
+    };
     shared * 5 <= words.len()
 }
 
@@ -694,7 +751,7 @@ const QUESTION_STARTS: &[&str] = &[
 
 /// A question in a document that has nothing to do with the document: a request for whoever
 /// reads it (the model), not part of the e-mail or page.
-fn off_topic_questions(v: &ViewInput<'_>, out: &mut Vec<Finding>) {
+fn off_topic_questions<'a>(v: &ViewInput<'a>, doc: &mut DocWords<'a>, out: &mut Vec<Finding>) {
     let mut found = 0;
     let mut budget = OFF_TOPIC_CHECKS;
     for (k, &start) in v.segments.iter().enumerate() {
@@ -714,7 +771,7 @@ fn off_topic_questions(v: &ViewInput<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let lead = seg_text.len() - seg_text.trim_start().len();
-        if off_topic_with(v.text, v.segments, start + lead, 2, &mut budget) {
+        if off_topic_with(v.text, v.segments, start + lead, 2, &mut budget, doc) {
             push(out, "task_injection", 0.55, start + lead, end, Some(k));
             found += 1;
             if found >= 4 {
@@ -767,13 +824,19 @@ fn ends_with_word(before: &[u8], words: &[&[u8]], space: bool) -> bool {
     if head.last().is_some_and(|b| !b.is_ascii()) {
         return true;
     }
-    (!space || kept < before.len()) && words.iter().any(|w| head.ends_with(w))
+    let Some(last) = head.last() else {
+        return false;
+    };
+    (!space || kept < before.len())
+        && words
+            .iter()
+            .any(|w| w.last() == Some(last) && head.ends_with(w))
 }
 
 /// Colons that white space (and, with `close`, one `]` or `)` inside it) separates from a
-/// preceding word in `words`: never fewer than the matches of a regex that ends in
-/// `word\s*[\])]?\s*:` (or `word\s*:`).
-fn colons_after(t: &str, words: &[&[u8]], close: bool) -> usize {
+/// preceding word in `words`, counted up to `limit`: never fewer than the matches of a regex
+/// that ends in `word\s*[\])]?\s*:` (or `word\s*:`), up to `limit`.
+fn colons_after(t: &str, words: &[&[u8]], close: bool, limit: usize) -> usize {
     let bytes = t.as_bytes();
     memchr::memchr_iter(b':', bytes)
         .filter(|&c| {
@@ -787,6 +850,7 @@ fn colons_after(t: &str, words: &[&[u8]], close: bool) -> usize {
                 && matches!(before.get(kept - 1), Some(b']' | b')'))
                 && ends_with_word(before.get(..kept - 1).unwrap_or(&[]), words, false)
         })
+        .take(limit)
         .count()
 }
 
@@ -856,7 +920,7 @@ fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
     }
     // The label and dialogue regexes run only when some colon is preceded by one of their
     // words: a document of "Subject:" and "12:45" lines never needs them.
-    if colons_after(t, ROLE_LABEL_WORDS, true) > 0 {
+    if colons_after(t, ROLE_LABEL_WORDS, true, 1) > 0 {
         if let Some(m) = rs.role_label.find(t) {
             push(
                 out,
@@ -868,7 +932,7 @@ fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
             );
         }
     }
-    if colons_after(t, DIALOGUE_WORDS, false) >= 4 {
+    if colons_after(t, DIALOGUE_WORDS, false, 4) >= 4 {
         let n = rs.dialogue.find_iter(t).take(8).count();
         if n >= 4 {
             push(out, "dialogue_injection", 0.35, 0, t.len().min(1), None);
@@ -1036,13 +1100,15 @@ mod tests {
     fn prechecks_hold(t: &str) {
         let rs = rules();
         if rs.role_label.is_match(t) {
-            assert!(colons_after(t, ROLE_LABEL_WORDS, true) > 0, "{t:?}");
+            assert!(colons_after(t, ROLE_LABEL_WORDS, true, 1) > 0, "{t:?}");
         }
         let dialogue = rs.dialogue.find_iter(t).count();
-        assert!(
-            dialogue <= colons_after(t, DIALOGUE_WORDS, false),
-            "{dialogue} dialogue matches in {t:?}"
-        );
+        for limit in [1, 4, usize::MAX] {
+            assert!(
+                dialogue.min(limit) <= colons_after(t, DIALOGUE_WORDS, false, limit),
+                "{dialogue} dialogue matches in {t:?}"
+            );
+        }
         let payload = rs.payload_split.find_iter(t).count();
         assert!(
             payload <= payload_places(t),
@@ -1076,8 +1142,8 @@ mod tests {
         }
         // Ordinary e-mail headers and times never need the label or dialogue regexes.
         let mail = "subject: invoice|email_from: a@b.com|received date: 12:45:07|content: hi";
-        assert_eq!(colons_after(mail, ROLE_LABEL_WORDS, true), 0);
-        assert_eq!(colons_after(mail, DIALOGUE_WORDS, false), 0);
+        assert_eq!(colons_after(mail, ROLE_LABEL_WORDS, true, usize::MAX), 0);
+        assert_eq!(colons_after(mail, DIALOGUE_WORDS, false, usize::MAX), 0);
         assert_eq!(
             payload_places("a department party, in particular; it's a = b"),
             0
@@ -1085,6 +1151,85 @@ mod tests {
         assert!(!forced_output_places(
             "don't say it, it's \"fine\" and 'ok'"
         ));
+    }
+
+    /// The off-topic check as it was, reading the document outside the segment every time.
+    fn off_topic_reference(text: &str, segments: &[usize], pos: usize, min_words: usize) -> bool {
+        let k = segment_of(segments, pos);
+        let start = segments.get(k).copied().unwrap_or(0);
+        let end = segments.get(k + 1).copied().unwrap_or(text.len());
+        let (Some(seg_text), Some(before), Some(after)) =
+            (text.get(start..end), text.get(..start), text.get(end..))
+        else {
+            return false;
+        };
+        if before.len() + after.len() < 80 {
+            return false;
+        }
+        let words: HashSet<&str> = content_words(seg_text).skip(1).collect();
+        if words.len() < min_words {
+            return false;
+        }
+        let rest: HashSet<&str> = content_words(before).chain(content_words(after)).collect();
+        words.iter().filter(|w| rest.contains(*w)).count() * 5 <= words.len()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+        /// Shared word counts give the answers of the plain check, at real segment starts and
+        /// at starts that cut words (where the check falls back).
+        #[test]
+        fn off_topic_counts_agree_with_the_plain_check(
+            parts in proptest::collection::vec(
+                "(order|refund|parcel|delivery|please|write|poem|about|ocean|translate|french|\\.|\\n|, | |é|quickly|[a-z]{4,6})",
+                0..80,
+            ),
+            cuts in proptest::collection::vec(0usize..400, 0..6),
+            probes in proptest::collection::vec(0usize..400, 1..8),
+            real in proptest::bool::ANY,
+        ) {
+            let text = parts.concat();
+            let mut segments = if real {
+                crate::scan::segments::segment_starts(&text)
+            } else {
+                let mut s: Vec<usize> = std::iter::once(0)
+                    .chain(cuts.iter().map(|c| c % (text.len() + 1)))
+                    .filter(|&c| text.is_char_boundary(c))
+                    .collect();
+                s.sort_unstable();
+                s.dedup();
+                s
+            };
+            if segments.is_empty() {
+                segments.push(0);
+            }
+            let mut doc = DocWords::default();
+            for p in probes {
+                let pos = p % (text.len() + 1);
+                for min_words in [2, 3] {
+                    let mut budget = 1;
+                    proptest::prop_assert_eq!(
+                        off_topic_with(&text, &segments, pos, min_words, &mut budget, &mut doc),
+                        off_topic_reference(&text, &segments, pos, min_words),
+                        "{:?} {:?} at {}", text, segments, pos
+                    );
+                }
+            }
+        }
+    }
+
+    /// A segment edge inside a word: the shared counts would see "parcel" twice in the
+    /// document, the plain check sees "par" and "cel" outside the segment.
+    #[test]
+    fn off_topic_falls_back_when_an_edge_cuts_a_word() {
+        let text = "zebra parcel violin quickly. xx parcel 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 \
+                    17 18 19 20 21 22 23 24 25 26 27 28 29 30";
+        let cut = text.rfind("parcel").unwrap() + 3;
+        let segments = [0, cut];
+        let mut doc = DocWords::default();
+        let mut budget = 1;
+        assert!(off_topic_reference(text, &segments, 0, 3));
+        assert!(off_topic_with(text, &segments, 0, 3, &mut budget, &mut doc));
     }
 
     /// The shape rules behind those tests still fire (the tests are wired to the right rule).
