@@ -537,20 +537,24 @@ pub(crate) fn evaluate(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) 
         {
             let noun = after(v, i, Role::TaskNoun, 40);
             let end = noun.map_or(h.end, |(_, n)| n.end);
-            let score = match (
-                noun.is_some(),
-                v.primary
-                    && off_topic(
-                        v.text,
-                        v.segments,
-                        h.start,
-                        &mut off_topic_budget,
-                        &mut doc_words,
-                    ),
-            ) {
-                (true, _) => 0.6,
-                (false, true) => 0.55,
-                (false, false) => 0.3,
+            let score = if noun.is_some() {
+                // The check's answer would not matter; its place in the budget does.
+                if v.primary {
+                    off_topic_budget = off_topic_budget.saturating_sub(1);
+                }
+                0.6
+            } else if v.primary
+                && off_topic(
+                    v.text,
+                    v.segments,
+                    h.start,
+                    &mut off_topic_budget,
+                    &mut doc_words,
+                )
+            {
+                0.55
+            } else {
+                0.3
             };
             push(out, "task_injection", score, h.start, end, s);
         }
