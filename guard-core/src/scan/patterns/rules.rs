@@ -864,7 +864,11 @@ fn colons_after(t: &str, words: &[&[u8]], close: bool, limit: usize) -> usize {
 /// holds one such place, so there are never more of them than places.
 fn payload_places(t: &str) -> usize {
     let bytes = t.as_bytes();
-    let parts = memchr::memmem::find_iter(bytes, b"part")
+    // Built once: a searcher's set-up costs as much as searching a short message.
+    static PART: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    let parts = PART
+        .get_or_init(|| memchr::memmem::Finder::new(b"part"))
+        .find_iter(bytes)
         .filter(|&i| {
             let rest = bytes.get(i + 4..).unwrap_or(&[]);
             rest.iter()
