@@ -670,11 +670,13 @@ fn off_topic<'a>(
     off_topic_with(text, segments, pos, 3, budget, doc)
 }
 
-/// How often each content word occurs in a whole view: built by the first off-topic check
+/// How often each content word occurs in a whole view: built by the second off-topic check
 /// and read by the rest (each asks which of a segment's words also occur outside it, and used
 /// to read the whole document again). Keyed by attacker text: the standard hasher.
 #[derive(Default)]
 struct DocWords<'a> {
+    /// Checks made so far: the first reads the document the plain way (most views make one).
+    checks: u32,
     counts: Option<HashMap<&'a str, u32>>,
 }
 
@@ -728,7 +730,8 @@ fn off_topic_with<'a>(
             && r.and_then(|r| r.chars().next())
                 .is_some_and(char::is_alphanumeric)
     };
-    let shared = if word_at(start) || word_at(end) {
+    doc.checks += 1;
+    let shared = if doc.checks == 1 || word_at(start) || word_at(end) {
         let rest: HashSet<&str> = content_words(before).chain(content_words(after)).collect();
         words.iter().filter(|w| rest.contains(*w)).count()
     } else {
@@ -1237,6 +1240,8 @@ mod tests {
         let mut doc = DocWords::default();
         let mut budget = 1;
         assert!(off_topic_reference(text, &segments, 0, 3));
+        // As a later check, which would read the shared counts (the first reads the document).
+        doc.checks = 1;
         assert!(off_topic_with(text, &segments, 0, 3, &mut budget, &mut doc));
     }
 
