@@ -632,6 +632,56 @@ fn eval_applies_a_named_transform_and_refuses_unknown_ones() {
     assert!(String::from_utf8_lossy(&nonsense.stderr).contains("decodes to neither half"));
 }
 
+#[test]
+fn eval_timing_reports_latency_per_file_in_json_and_tables() {
+    let base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/evasion/base.jsonl"
+    );
+    let rows = std::fs::read_to_string(base).unwrap().lines().count() as u64;
+    let out = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args(["eval", base, "--json", "--timing"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let latency = doc["latency"].as_array().unwrap();
+    let files: Vec<&str> = latency
+        .iter()
+        .map(|l| l["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["base.jsonl", "(all files)"]);
+    for l in latency {
+        assert_eq!(l["rows"].as_u64(), Some(rows), "{l}");
+        let us = &l["micros"];
+        let (median, p99, max) = (
+            us["median"].as_f64().unwrap(),
+            us["p99"].as_f64().unwrap(),
+            us["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < median && median <= p99 && p99 <= max, "{l}");
+        assert!(l["median_bytes"].as_u64().unwrap() > 0, "{l}");
+    }
+    // Without the flag there is no latency section.
+    let plain = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args(["eval", base, "--json"])
+        .output()
+        .unwrap();
+    let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(plain.get("latency").is_none());
+    let table = Command::new(env!("CARGO_BIN_EXE_guard"))
+        .args(["eval", base, "--timing"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("== scan latency"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("base.jsonl") && l.split_whitespace().count() == 7),
+        "{text}"
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn operator_files_that_never_end_are_refused_not_read_forever() {
