@@ -1191,25 +1191,17 @@ mod tests {
         ));
     }
 
-    /// The off-topic check as it was, reading the document outside the segment every time.
+    /// The off-topic check as it was, reading the document outside the segment: what the
+    /// first check of a view does.
     fn off_topic_reference(text: &str, segments: &[usize], pos: usize, min_words: usize) -> bool {
-        let k = segment_of(segments, pos);
-        let start = segments.get(k).copied().unwrap_or(0);
-        let end = segments.get(k + 1).copied().unwrap_or(text.len());
-        let (Some(seg_text), Some(before), Some(after)) =
-            (text.get(start..end), text.get(..start), text.get(end..))
-        else {
-            return false;
-        };
-        if before.len() + after.len() < 80 {
-            return false;
-        }
-        let words: HashSet<&str> = content_words(seg_text).skip(1).collect();
-        if words.len() < min_words {
-            return false;
-        }
-        let rest: HashSet<&str> = content_words(before).chain(content_words(after)).collect();
-        words.iter().filter(|w| rest.contains(*w)).count() * 5 <= words.len()
+        off_topic_with(
+            text,
+            segments,
+            pos,
+            min_words,
+            &mut 1,
+            &mut DocWords::default(),
+        )
     }
 
     proptest::proptest! {
