@@ -847,19 +847,24 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r')
 }
 
+/// `b` without the ASCII white space at its end.
+fn trim_space_end(b: &[u8]) -> &[u8] {
+    let kept = b.len() - b.iter().rev().take_while(|x| is_space(**x)).count();
+    b.get(..kept).unwrap_or(&[])
+}
+
 /// Whether `before` ends with one of `words` once white space is cut from its end (at least
 /// one byte of it when `space`). White space outside ASCII is not read: a byte outside ASCII
 /// there answers yes, so the answer is never a wrong no.
 fn ends_with_word(before: &[u8], words: &[&[u8]], space: bool) -> bool {
-    let kept = before.len() - before.iter().rev().take_while(|x| is_space(**x)).count();
-    let head = before.get(..kept).unwrap_or(&[]);
-    if head.last().is_some_and(|b| !b.is_ascii()) {
-        return true;
-    }
+    let head = trim_space_end(before);
     let Some(last) = head.last() else {
         return false;
     };
-    (!space || kept < before.len())
+    if !last.is_ascii() {
+        return true;
+    }
+    (!space || head.len() < before.len())
         && words
             .iter()
             .any(|w| w.last() == Some(last) && head.ends_with(w))
@@ -876,11 +881,13 @@ fn colons_after(t: &str, words: &[&[u8]], close: bool, limit: usize) -> usize {
             if ends_with_word(before, words, false) {
                 return true;
             }
-            let kept = before.len() - before.iter().rev().take_while(|x| is_space(**x)).count();
+            // Or a closing bracket between the word and the colon.
             close
-                && kept > 0
-                && matches!(before.get(kept - 1), Some(b']' | b')'))
-                && ends_with_word(before.get(..kept - 1).unwrap_or(&[]), words, false)
+                && trim_space_end(before)
+                    .split_last()
+                    .is_some_and(|(b, head)| {
+                        matches!(b, b']' | b')') && ends_with_word(head, words, false)
+                    })
         })
         .take(limit)
         .count()
@@ -888,29 +895,23 @@ fn colons_after(t: &str, words: &[&[u8]], close: bool, limit: usize) -> usize {
 
 /// Places `RuleSet::payload_split` may match at: "part" followed, after white space, by a
 /// digit 1-9 or a letter a-c (first half), and `=` with a letter before it and a quote after
-/// it, white space allowed on both sides (second half). Its matches do not overlap and each
-/// holds one such place, so there are never more of them than places.
-fn payload_places(t: &str) -> usize {
+/// it, white space allowed on both sides (second half), counted up to `limit`. Its matches do
+/// not overlap and each holds one such place, so there are never more of them than places.
+fn payload_places(t: &str, limit: usize) -> usize {
     let bytes = t.as_bytes();
     static PART: Needle = Needle::new(b"part");
-    let parts = PART
-        .finder()
-        .find_iter(bytes)
-        .filter(|&i| {
-            let rest = bytes.get(i + 4..).unwrap_or(&[]);
-            rest.iter()
-                .find(|b| !is_space(**b))
-                .is_some_and(|b| matches!(b, b'1'..=b'9' | b'a'..=b'c') || !b.is_ascii())
-        })
-        .count();
-    let assignments = memchr::memchr_iter(b'=', bytes)
-        .filter(|&i| {
-            t.get(i + 1..)
-                .is_some_and(|r| r.trim_start().starts_with(['"', '\'']))
-                && ends_with_word(bytes.get(..i).unwrap_or(&[]), LETTERS, false)
-        })
-        .count();
-    parts + assignments
+    let parts = PART.finder().find_iter(bytes).filter(move |&i| {
+        let rest = bytes.get(i + 4..).unwrap_or(&[]);
+        rest.iter()
+            .find(|b| !is_space(**b))
+            .is_some_and(|b| matches!(b, b'1'..=b'9' | b'a'..=b'c') || !b.is_ascii())
+    });
+    let assignments = memchr::memchr_iter(b'=', bytes).filter(|&i| {
+        t.get(i + 1..)
+            .is_some_and(|r| r.trim_start().starts_with(['"', '\'']))
+            && ends_with_word(bytes.get(..i).unwrap_or(&[]), LETTERS, false)
+    });
+    parts.chain(assignments).take(limit).count()
 }
 
 /// Each lower-case ASCII letter, as a word of one letter.
@@ -976,7 +977,7 @@ fn shapes(rs: &RuleSet, v: &ViewInput<'_>, out: &mut Vec<Finding>) {
         }
     }
     // Two matches are needed: most documents do not have two places for them.
-    if payload_places(t) >= 2 {
+    if payload_places(t, 2) >= 2 {
         let ms: Vec<_> = rs.payload_split.find_iter(t).take(4).collect();
         if ms.len() >= 2 {
             let a = ms.first().map_or(0, |m| m.start());
@@ -1107,14 +1108,17 @@ pub(crate) fn named_possessive(rs: &RuleSet, original: &str) -> Option<(usize, u
     // The regex starts with a capital letter, which no literal search can skip to: it runs only
     // where one of its two forms can match, "Name's <noun>" or "<noun> of|for Name".
     let bytes = original.as_bytes();
-    let possessive = memchr::memmem::find_iter(bytes, b"'s ").any(|p| {
+    static POSSESSIVE: Needle = Needle::new(b"'s ");
+    static OF: Needle = Needle::new(b" of ");
+    static FOR: Needle = Needle::new(b" for ");
+    let possessive = POSSESSIVE.finder().find_iter(bytes).any(|p| {
         original
             .get(p + 3..)
             .is_some_and(|rest| POSSESSIVE_NOUNS.iter().any(|n| rest.starts_with(n)))
     });
     let of_form = || {
-        [&b" of "[..], &b" for "[..]].iter().any(|sep| {
-            memchr::memmem::find_iter(bytes, sep).any(|q| {
+        [&OF, &FOR].iter().any(|sep| {
+            sep.finder().find_iter(bytes).any(|q| {
                 original
                     .get(..q)
                     .is_some_and(|before| OF_NOUNS.iter().any(|n| before.ends_with(n)))
@@ -1149,9 +1153,16 @@ mod tests {
         }
         let payload = rs.payload_split.find_iter(t).count();
         assert!(
-            payload <= payload_places(t),
+            payload <= payload_places(t, usize::MAX),
             "{payload} payload matches in {t:?}"
         );
+        for limit in [1, 2] {
+            assert_eq!(
+                payload_places(t, limit),
+                payload_places(t, usize::MAX).min(limit),
+                "{t:?}"
+            );
+        }
         if rs.forced_output.is_match(t) {
             assert!(forced_output_places(t), "{t:?}");
         }
@@ -1183,7 +1194,7 @@ mod tests {
         assert_eq!(colons_after(mail, ROLE_LABEL_WORDS, true, usize::MAX), 0);
         assert_eq!(colons_after(mail, DIALOGUE_WORDS, false, usize::MAX), 0);
         assert_eq!(
-            payload_places("a department party, in particular; it's a = b"),
+            payload_places("a department party, in particular; it's a = b", usize::MAX),
             0
         );
         assert!(!forced_output_places(
