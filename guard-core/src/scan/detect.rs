@@ -11,9 +11,7 @@ use super::classmask::le_word;
 use super::decode::RotationIndex;
 use super::fuse::{self, Scored};
 use super::learned::{LearnedDetector, LearnedModel};
-use super::patterns::{
-    self, replaced_ranges, BaseScan, Finding, Hit, Lexicon, RawMatch, Role, RuleSet,
-};
+use super::patterns::{self, replaced_ranges, Finding, Hit, Lexicon, Role, RuleSet};
 use super::segments::{segment_starts, segment_starts_derived};
 use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
 use super::views::{self, ViewKind, Views};
@@ -466,24 +464,11 @@ impl Engine {
         let n = views.views.len();
         let mut hits: Vec<Vec<Hit>> = Vec::with_capacity(n);
         let mut segments: Vec<Vec<usize>> = Vec::with_capacity(n);
-        // Raw automaton matches, kept only when a later view may be derived from them.
-        let derive = views.views.len() > 1;
-        let mut raws: Vec<Vec<RawMatch>> = Vec::with_capacity(n);
         for (i, v) in views.views.iter().enumerate() {
-            let (mut h, mut raw) = (Vec::new(), Vec::new());
-            let record = derive.then_some(&mut raw);
-            let derived = self.derived_scan(&views.views, i, &hits, &raws, &segments);
-            let segs = match derived {
+            let mut h = Vec::new();
+            let segs = match self.derived_scan(&views.views, i, &hits, &segments) {
                 Some((base, changed, base_segs)) => {
-                    if self
-                        .lexicon
-                        .find_derived(&v.text, base, &changed, &mut h, record)
-                        .is_none()
-                    {
-                        let record = derive.then_some(&mut raw);
-                        self.lexicon
-                            .find_recording(&v.text, v.boundaries, None, &mut h, record);
-                    }
+                    self.lexicon.find_derived(&v.text, base, &changed, &mut h);
                     segment_starts_derived(&v.text, base_segs, &changed)
                 }
                 None => {
@@ -492,8 +477,7 @@ impl Engine {
                     } else {
                         None
                     };
-                    self.lexicon
-                        .find_recording(&v.text, v.boundaries, masks, &mut h, record);
+                    self.lexicon.find(&v.text, v.boundaries, masks, &mut h);
                     if v.boundaries {
                         segment_starts(&v.text)
                     } else {
@@ -502,7 +486,6 @@ impl Engine {
                 }
             };
             hits.push(h);
-            raws.push(raw);
             segments.push(segs);
         }
         Input {
@@ -528,9 +511,8 @@ impl Engine {
         views: &[views::View],
         i: usize,
         hits: &'v [Vec<Hit>],
-        raws: &'v [Vec<RawMatch>],
         segments: &'v [Vec<usize>],
-    ) -> Option<(BaseScan<'v>, Vec<Range<usize>>, &'v [usize])> {
+    ) -> Option<(&'v [Hit], Vec<Range<usize>>, &'v [usize])> {
         let v = views.get(i)?;
         if i == 0 || !v.boundaries {
             return None;
@@ -546,12 +528,7 @@ impl Engine {
         if replaced > v.text.len() / 4 {
             return None;
         }
-        let scan = if self.lexicon.walkable(&base.text) {
-            BaseScan::Ascii(hits.get(j)?)
-        } else {
-            BaseScan::Any(raws.get(j)?)
-        };
-        Some((scan, changed, segments.get(j)?))
+        Some((hits.get(j)?, changed, segments.get(j)?))
     }
 
     pub(crate) fn analyze(&self, text: &str, source: Source) -> Analysis {

@@ -7,59 +7,62 @@
 
 use std::ops::Range;
 
-use aho_corasick::Input;
-
-use super::{Hit, Lexicon, RawMatch};
-
-/// What the phrase pass left of the view a derived one comes from.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum BaseScan<'a> {
-    /// Text with boundaries that [`Lexicon::walkable`] accepts: its hits (the anchored walks'
-    /// answers).
-    Ascii(&'a [Hit]),
-    /// Other text with boundaries: the automaton's raw matches.
-    Any(&'a [RawMatch]),
-}
+use super::{word_at, word_before, Hit, Lexicon};
 
 impl Lexicon {
-    /// The hits of `text` (with boundaries) given the scan of a base text of the same length
-    /// that differs from it only inside `changed` (sorted, disjoint byte ranges). `raw`
-    /// receives `text`'s own raw matches on the unanchored path, for views derived from it in
-    /// turn. `None` when the base scan does not fit `text` (the caller then runs a full pass).
+    /// The hits of `text` (with boundaries) given `base`, the hits of a text of the same
+    /// length that differs from it only inside `changed` (sorted, disjoint byte ranges).
+    ///
+    /// A walk from place `p` reads the character before `p` (whether `p` starts a word: at
+    /// most four bytes back), at most `max_len` bytes from `p`, and the character after the
+    /// phrase it finds (whether it ends on a boundary); the pass's only state is where the last
+    /// hit ended. So away from the replaced bytes both texts make the same decisions.
     pub(crate) fn find_derived(
         &self,
         text: &str,
-        base: BaseScan<'_>,
+        base: &[Hit],
         changed: &[Range<usize>],
         out: &mut Vec<Hit>,
-        raw: Option<&mut Vec<RawMatch>>,
-    ) -> Option<()> {
-        match base {
-            BaseScan::Ascii(hits) if self.walkable(text) => {
-                self.find_ascii_derived(text.as_bytes(), hits, changed, out);
-                Some(())
-            }
-            BaseScan::Any(matches) if !self.walkable(text) => {
-                self.find_any_derived(text, matches, changed, out, raw);
-                Some(())
-            }
-            _ => None,
+    ) {
+        let bytes = text.as_bytes();
+        if self.walkable(text) {
+            // The ASCII walks' byte test: on `walkable` text the same answer, read one byte
+            // either side.
+            let place = |at: usize, b: u8| {
+                if b.is_ascii_alphanumeric() {
+                    at == 0 || !bytes.get(at - 1).is_some_and(u8::is_ascii_alphanumeric)
+                } else {
+                    self.starts_anywhere(b)
+                }
+            };
+            let walk = |at: usize, out: &mut Vec<Hit>| self.walk_ascii(bytes, at, out);
+            self.derive(bytes, base, changed, out, 1, place, walk);
+        } else {
+            let place = |at: usize, b: u8| {
+                text.is_char_boundary(at)
+                    && self.begins_phrase(b)
+                    && !(word_at(text, at) && word_before(text, at))
+            };
+            let walk = |at: usize, out: &mut Vec<Hit>| self.walk_every(text, at, out);
+            self.derive(bytes, base, changed, out, 4, place, walk);
         }
     }
 
-    /// The anchored walks of [`Lexicon::find_ascii`]. A walk from place `p` reads bytes
-    /// `p - 1 ..= p + max_len` (the byte before says whether `p` starts a word; the walk stops
-    /// by the byte after the longest phrase, which also says whether a phrase ends on a
-    /// boundary), and its only state is where the last hit ended.
-    fn find_ascii_derived(
+    /// The pass of [`Lexicon::find_derived`]: `place` and `walk` are the full pass's,
+    /// `settle` how many bytes past a replaced one its place test may still read.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn derive(
         &self,
         bytes: &[u8],
         base: &[Hit],
         changed: &[Range<usize>],
         out: &mut Vec<Hit>,
+        settle: usize,
+        place: impl Fn(usize, u8) -> bool,
+        walk: impl Fn(usize, &mut Vec<Hit>) -> Option<usize>,
     ) {
-        let reach = self.max_len + 2;
-        let alnum = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
+        let reach = self.max_len + 8;
         // `next_free` of this view and of the base; `bi`: first base hit starting at or after
         // `at`.
         let (mut next_free, mut base_free, mut bi, mut at) = (0usize, 0usize, 0usize, 0usize);
@@ -72,28 +75,18 @@ impl Lexicon {
                 bi += 1;
             }
             at = lo;
-            while at < bytes.len() {
+            while let Some(&b) = bytes.get(at) {
                 while let Some(h) = base.get(bi).filter(|h| h.start < at) {
                     base_free = h.end;
                     bi += 1;
                 }
-                // Past the replaced bytes with neither view inside a hit: in step again.
-                if at > r.end && next_free <= at && base_free <= at {
+                // Far enough past the replaced bytes that no decision from here reads them,
+                // with neither text inside a hit: in step again.
+                if at >= r.end + settle && next_free <= at && base_free <= at {
                     break;
                 }
-                let b = bytes.get(at).copied().unwrap_or(b' ');
-                let place = if b.is_ascii_alphanumeric() {
-                    at == 0 || !alnum(at - 1)
-                } else {
-                    self.starts_anywhere
-                        .get(usize::from(b))
-                        .copied()
-                        .unwrap_or(false)
-                };
-                if place && at >= next_free {
-                    next_free = self
-                        .walk(self.ascii_start, bytes, at, out)
-                        .unwrap_or(next_free);
+                if at >= next_free && place(at, b) {
+                    next_free = walk(at, out).unwrap_or(next_free);
                 }
                 at += 1;
             }
@@ -103,68 +96,6 @@ impl Lexicon {
             }
         }
         out.extend_from_slice(base.get(bi..).unwrap_or(&[]));
-    }
-
-    /// The unanchored leftmost-longest search of [`Lexicon::find_recording`]. The search that
-    /// finds a match starting at `s` depends on no byte past `s + max_len` (no longer phrase
-    /// can start there), the boundary check on one character either side; its only state is
-    /// where the last match ended.
-    fn find_any_derived(
-        &self,
-        text: &str,
-        base: &[RawMatch],
-        changed: &[Range<usize>],
-        out: &mut Vec<Hit>,
-        mut raw: Option<&mut Vec<RawMatch>>,
-    ) {
-        let reach = self.max_len + 8;
-        let mut emit = |m: RawMatch, out: &mut Vec<Hit>| {
-            if let Some(r) = raw.as_deref_mut() {
-                r.push(m);
-            }
-            // The boundary check is redone on this text: a copied match may sit next to a
-            // replaced byte.
-            self.push_kept(text, true, m, out);
-        };
-        // `resume`: where this view's search goes on; `bi`: first base match not yet behind it.
-        let (mut resume, mut bi) = (0usize, 0usize);
-        for r in changed {
-            let lo = r.start.saturating_sub(reach);
-            while let Some(m) = base.get(bi).filter(|m| m.start < lo) {
-                emit(*m, out);
-                resume = m.end;
-                bi += 1;
-            }
-            let mut in_step = false;
-            for m in self.ac.find_iter(Input::new(text).span(resume..text.len())) {
-                let m = RawMatch {
-                    start: m.start(),
-                    end: m.end(),
-                    pattern: m.pattern().as_usize(),
-                };
-                emit(m, out);
-                resume = m.end;
-                if resume < r.end {
-                    continue;
-                }
-                // The base's search, resumed here, finds what it found after its last match
-                // ending by here: in step when no base match straddles this place.
-                while base.get(bi).is_some_and(|b| b.end <= resume) {
-                    bi += 1;
-                }
-                if base.get(bi).is_none_or(|b| b.start >= resume) {
-                    in_step = true;
-                    break;
-                }
-            }
-            if !in_step {
-                // The search ran to the end of the text.
-                return;
-            }
-        }
-        for m in base.get(bi..).unwrap_or(&[]) {
-            emit(*m, out);
-        }
     }
 }
 
@@ -205,27 +136,18 @@ mod tests {
         LEXICON.get_or_init(|| Lexicon::new().unwrap())
     }
 
-    /// The derived pass over `text`, given `base`, finds what a full pass over `text` finds
-    /// (and records the same raw matches).
+    /// The derived pass over `text`, given `base`'s hits, finds what a full pass over
+    /// `text` finds.
     fn agrees(base: &str, text: &str) {
         let lx = lexicon();
-        let (mut base_hits, mut base_raw) = (Vec::new(), Vec::new());
-        lx.find_recording(base, true, None, &mut base_hits, Some(&mut base_raw));
-        let (mut full, mut full_raw) = (Vec::new(), Vec::new());
-        lx.find_recording(text, true, None, &mut full, Some(&mut full_raw));
-        let scan = if lx.walkable(base) {
-            BaseScan::Ascii(&base_hits)
-        } else {
-            BaseScan::Any(&base_raw)
-        };
+        let mut base_hits = Vec::new();
+        lx.find(base, true, None, &mut base_hits);
+        let mut full = Vec::new();
+        lx.find(text, true, None, &mut full);
         let changed = replaced_ranges(base.as_bytes(), text.as_bytes(), 16).unwrap();
-        let (mut got, mut got_raw) = (Vec::new(), Vec::new());
-        let fits = lx.find_derived(text, scan, &changed, &mut got, Some(&mut got_raw));
-        assert_eq!(fits.is_some(), lx.walkable(base) == lx.walkable(text));
-        if fits.is_some() {
-            assert_eq!(got, full, "{base:?} -> {text:?}");
-            assert_eq!(got_raw, full_raw, "{base:?} -> {text:?}");
-        }
+        let mut got = Vec::new();
+        lx.find_derived(text, &base_hits, &changed, &mut got);
+        assert_eq!(got, full, "{base:?} -> {text:?}");
     }
 
     #[test]
