@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::is_combining_mark as is_combining_mark_table;
 use unicode_normalization::UnicodeNormalization;
 
 use super::classmask::le_word;
@@ -253,6 +253,12 @@ fn fold_sequence(c: char, mut out: impl FnMut(char)) {
             }
         }
     }
+}
+
+/// Whether `c` is a combining mark, without the table lookup for the characters most text is
+/// made of: there is none below U+0300 and none among Han ideographs (exhaustive test).
+fn is_combining_mark(c: char) -> bool {
+    (c as u32) >= 0x300 && !is_unified_han(c) && is_combining_mark_table(c)
 }
 
 fn is_unified_han(c: char) -> bool {
@@ -922,15 +928,27 @@ fn fold_dirty_words(canon: &mut Canonical, original: &str) {
     let mut copied = 0usize;
     let mut prev_latin = false;
     let mut word: Vec<(usize, char)> = Vec::new();
-    for (i, c) in text.char_indices() {
+    let mut next = 0usize;
+    loop {
+        // ASCII is never dirty: runs of it are skipped eight bytes at a time.
+        let run = shape::ascii_prefix(text.as_bytes().get(next..).unwrap_or(&[]));
+        if let Some(&last) = run
+            .checked_sub(1)
+            .and_then(|k| text.as_bytes().get(next + k))
+        {
+            prev_latin = last.is_ascii_alphabetic();
+        }
+        let i = next + run;
+        let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        next = i + c.len_utf8();
         let after_latin = prev_latin;
-        prev_latin = c.is_ascii_alphabetic();
+        prev_latin = false;
         if i < copied {
             continue;
         }
-        let dirty = if c.is_ascii() {
-            false
-        } else if is_combining_mark(c) {
+        let dirty = if is_combining_mark(c) {
             after_latin || is_cyrillic(c) || is_greek(c)
         } else {
             (is_cyrillic(c) || is_greek(c)) && shape::letter_class(c).2
@@ -999,6 +1017,13 @@ pub fn canonical_view(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mark_shortcut_agrees_with_the_table_everywhere() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(is_combining_mark(c), is_combining_mark_table(c), "{c:?}");
+        }
+    }
 
     fn sequence(c: char) -> Vec<char> {
         let mut v = Vec::new();

@@ -35,6 +35,46 @@ pub(crate) const SHAPE_WEIGHT: f64 = 0.25;
 /// Runs of ASCII at least this long take the byte path in [`ShapeFeatures::measure`].
 const ASCII_RUN: usize = 16;
 
+/// Classes of ASCII bytes for the shape counts, one bit each.
+const NEWLINE: u8 = 1;
+const BRACKET: u8 = 2;
+const COLON: u8 = 4;
+const LETTER: u8 = 8;
+const UPPER: u8 = 16;
+const ALNUM: u8 = 32;
+const ASCII_SHAPE: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut rest: &mut [u8] = &mut t;
+    let mut b = 0u8;
+    while b < 128 {
+        let mut k = 0;
+        if b == b'\n' {
+            k |= NEWLINE;
+        }
+        if matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|') {
+            k |= BRACKET;
+        }
+        if b == b':' {
+            k |= COLON;
+        }
+        if b.is_ascii_alphabetic() {
+            k |= LETTER;
+        }
+        if b.is_ascii_uppercase() {
+            k |= UPPER;
+        }
+        if b.is_ascii_alphanumeric() {
+            k |= ALNUM;
+        }
+        if let [first, tail @ ..] = rest {
+            *first = k;
+            rest = tail;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Shape features of one message.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapeFeatures(pub [f64; 9]);
@@ -72,9 +112,8 @@ impl ShapeFeatures {
             } else {
                 0
             };
-            // Short runs (between the words of a non-Latin script) cost less character by
-            // character than a histogram pass of their own: they go to the loop below, with
-            // the character after them, before the next run is looked for.
+            // Short runs (between accented letters, or the words of a non-Latin script) are
+            // too short for one pass per count: one pass reading a table of classes.
             let (run, short) = if run >= ASCII_RUN || run == rest.len() {
                 (run, 0)
             } else {
@@ -111,8 +150,32 @@ impl ShapeFeatures {
                 }
                 chars += bytes.len();
             }
-            let mut tail_chars = tail.chars();
-            for c in tail_chars.by_ref().take(short + 1) {
+            let (short_run, tail) = tail.split_at_checked(short).unwrap_or(("", tail));
+            for &b in short_run.as_bytes() {
+                let k = ASCII_SHAPE.get(usize::from(b)).copied().unwrap_or(0);
+                lines += usize::from(k & NEWLINE != 0);
+                brackets += usize::from(k & BRACKET != 0);
+                colons += usize::from(k & COLON != 0);
+                letters += usize::from(k & LETTER != 0);
+                upper += usize::from(k & UPPER != 0);
+                let alnum = k & ALNUM != 0;
+                words += usize::from(alnum && !in_word);
+                in_word = alnum;
+                if let Some(h) = hist.get_mut(usize::from(b & 63)) {
+                    *h += 1;
+                }
+            }
+            chars += short_run.len();
+            // Characters outside ASCII up to the next ASCII byte (the whole of a word in a
+            // non-Latin script), one at a time without `lanes`.
+            let mut tail = tail;
+            let mut first = true;
+            while let Some(c) = tail.chars().next() {
+                if !first && (c.is_ascii() || !lanes) {
+                    break;
+                }
+                first = false;
+                tail = tail.get(c.len_utf8()..).unwrap_or("");
                 chars += 1;
                 match c {
                     '\n' => lines += 1,
@@ -140,7 +203,7 @@ impl ShapeFeatures {
                     *h += 1;
                 }
             }
-            rest = tail_chars.as_str();
+            rest = tail;
         }
         Counts {
             len: text.len(),
@@ -209,9 +272,9 @@ pub(crate) fn letter_class(c: char) -> (bool, bool, bool) {
     if matches!(c, '\u{2000}'..='\u{206F}' | '\u{1F300}'..='\u{1FAFF}') {
         return (false, false, false);
     }
-    // Latin-1, the Latin extensions, Greek, Cyrillic, Armenian: worked out once by the
-    // standard functions.
-    if let Some(&k) = latin_classes().get((c as usize).wrapping_sub(0x80)) {
+    // Latin-1, the Latin extensions, Greek, Cyrillic, Armenian, CJK punctuation and kana,
+    // fullwidth forms: worked out once by the standard functions.
+    if let Some(k) = cached_class(c) {
         return (k & 1 != 0, k & 2 != 0, k & 4 != 0);
     }
     standard_letter_class(c)
@@ -222,11 +285,16 @@ fn standard_letter_class(c: char) -> (bool, bool, bool) {
     (alpha, alpha && c.is_uppercase(), c.is_alphanumeric())
 }
 
-/// `standard_letter_class` of U+0080..U+0590, packed in three bits.
-fn latin_classes() -> &'static [u8] {
+/// The blocks [`cached_class`] holds.
+const CACHED: [(u32, u32); 3] = [(0x80, 0x590), (0x3000, 0x3100), (0xFF00, 0xFFF0)];
+
+/// `standard_letter_class` of the code points in [`CACHED`], packed in three bits.
+fn cached_class(c: char) -> Option<u8> {
     static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        (0x80u32..0x590)
+    let table = TABLE.get_or_init(|| {
+        CACHED
+            .iter()
+            .flat_map(|&(lo, hi)| lo..hi)
             .map(|cp| {
                 char::from_u32(cp).map_or(0, |c| {
                     let (a, u, n) = standard_letter_class(c);
@@ -234,7 +302,16 @@ fn latin_classes() -> &'static [u8] {
                 })
             })
             .collect()
-    })
+    });
+    let cp = c as u32;
+    let mut offset = 0;
+    for &(lo, hi) in &CACHED {
+        if (lo..hi).contains(&cp) {
+            return table.get(offset + (cp - lo) as usize).copied();
+        }
+        offset += (hi - lo) as usize;
+    }
+    None
 }
 
 /// Bytes satisfying `f`. Byte-wide counters over chunks of 255 let the compiler compare
@@ -528,15 +605,8 @@ mod tests {
 
     #[test]
     fn letter_classes_are_the_standard_ones() {
-        for cp in (0..0x3000)
-            .chain(0x3400..=0x4DBF)
-            .chain(0x4E00..=0x9FFF)
-            .chain(0xFF00..0xFFF0)
-            .chain(0x1F000..0x1FB00)
-        {
-            let Some(c) = char::from_u32(cp) else {
-                continue;
-            };
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let cp = c as u32;
             let alpha = c.is_alphabetic();
             assert_eq!(
                 letter_class(c),
