@@ -172,15 +172,16 @@ fn view_prefix(kind: ViewKind) -> &'static str {
 
 impl PatternDetector {
     fn findings(&self, input: &Input<'_>, out: &mut Vec<(usize, Finding)>) {
+        // One buffer for every view's findings.
+        let mut fs = Vec::new();
         for (vi, view) in input.views.views.iter().enumerate() {
             let (Some(hits), Some(segs)) = (input.hits.get(vi), input.segments.get(vi)) else {
                 continue;
             };
-            let mut fs = Vec::new();
             let vin =
                 patterns::rules::ViewInput::new(&view.text, hits, segs, input.source, vi == 0);
             patterns::evaluate(&self.rules, &vin, &mut fs);
-            out.extend(fs.into_iter().map(|f| (vi, f)));
+            out.extend(fs.drain(..).map(|f| (vi, f)));
         }
     }
 }
@@ -465,7 +466,9 @@ impl Engine {
         let mut hits: Vec<Vec<Hit>> = Vec::with_capacity(n);
         let mut segments: Vec<Vec<usize>> = Vec::with_capacity(n);
         for (i, v) in views.views.iter().enumerate() {
-            let mut h = Vec::new();
+            // Hits run to one per 16 bytes on attack text: growing from empty cost more than
+            // the scan of a short view.
+            let mut h = Vec::with_capacity(v.text.len() / 16 + 8);
             let segs = match self.derived_scan(&views.views, i, &hits, &segments) {
                 Some((base, changed, base_segs)) => {
                     self.lexicon.find_derived(&v.text, base, &changed, &mut h);
