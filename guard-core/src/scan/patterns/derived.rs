@@ -35,7 +35,7 @@ impl Lexicon {
                     self.starts_anywhere(b)
                 }
             };
-            let walk = |at: usize, out: &mut Vec<Hit>| self.walk_ascii(bytes, at, out);
+            let walk = |at: usize, out: &mut Vec<Hit>| self.walk_ascii::<false>(text, at, out);
             self.derive(bytes, base, changed, out, 1, place, walk);
         } else {
             let place = |at: usize, b: u8| {
@@ -43,7 +43,10 @@ impl Lexicon {
                     && self.begins_phrase(b)
                     && !(word_at(text, at) && word_before(text, at))
             };
-            let walk = |at: usize, out: &mut Vec<Hit>| self.walk_every(text, at, out);
+            let walk = |at: usize, out: &mut Vec<Hit>| {
+                let b = bytes.get(at).copied().unwrap_or(0);
+                self.walk_any(text, at, b, out)
+            };
             self.derive(bytes, base, changed, out, 4, place, walk);
         }
     }
