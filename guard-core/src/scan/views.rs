@@ -375,12 +375,9 @@ fn unwrap_lines(c: &Canonical) -> Option<Canonical> {
     })
 }
 
-/// Letter-spaced text with its word gaps kept: "i g n o r e   a l l" reads "ignore all".
-/// Spacing out letters leaves the gaps between words wider than those between letters; the
-/// canonical view collapses them, the original still has them. The letter gaps are cut from
-/// the original and the result canonicalised again, so look-alike letters that were words of
-/// one letter (left alone) are folded now that they sit inside words.
-fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
+/// Original byte ranges of the letter gaps of `c`: white space of display width one between
+/// two single-character tokens ("i g n o r e").
+fn letter_gaps(c: &Canonical, original: &str) -> Vec<(usize, usize)> {
     // Display width of the white space behind a canonical separator. An invisible character
     // or an emoji spaced out like a letter adds a space, so it takes one away.
     let gap = |i: usize| {
@@ -407,23 +404,45 @@ fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
     };
     // Original byte ranges of the letter gaps.
     let mut cuts: Vec<(usize, usize)> = Vec::new();
-    let mut tok_start = 0usize;
-    // Spaces and line feeds are single bytes: the bytes are walked, not decoded characters.
-    let bytes = c.text.as_bytes();
-    for i in memchr::memchr2_iter(b' ', b'\n', bytes) {
-        let next_end = memchr::memchr2(b' ', b'\n', bytes.get(i + 1..).unwrap_or(&[]))
-            .map_or(c.text.len(), |e| e + i + 1);
-        let joins =
-            single(c.text.get(tok_start..i)) && single(c.text.get(i + 1..next_end)) && gap(i) == 1;
-        tok_start = i + 1;
-        if joins {
-            if let (Some((a, _)), Some((b, _))) = (c.map.get(i), c.map.get(i + 1)) {
-                if a < b {
-                    cuts.push((a as usize, b as usize));
-                }
+    let mut cut = |i: usize| {
+        if let (Some((a, _)), Some((b, _))) = (c.map.get(i), c.map.get(i + 1)) {
+            if a < b {
+                cuts.push((a as usize, b as usize));
             }
         }
+    };
+    // Spaces and line feeds are single bytes: the bytes are searched, not decoded characters.
+    // A separator joins when the tokens either side are single characters, so each is decided
+    // at the next separator (one search over the text, not one per separator).
+    let bytes = c.text.as_bytes();
+    let mut tok_start = 0usize;
+    // The previous separator, and whether the token before it is a single character.
+    let mut prev: Option<(usize, bool)> = None;
+    for i in memchr::memchr2_iter(b' ', b'\n', bytes) {
+        let tok_single = single(c.text.get(tok_start..i));
+        if let Some((p, before_single)) = prev {
+            if before_single && tok_single && gap(p) == 1 {
+                cut(p);
+            }
+        }
+        prev = Some((i, tok_single));
+        tok_start = i + 1;
     }
+    if let Some((p, before_single)) = prev {
+        if before_single && single(c.text.get(tok_start..)) && gap(p) == 1 {
+            cut(p);
+        }
+    }
+    cuts
+}
+
+/// Letter-spaced text with its word gaps kept: "i g n o r e   a l l" reads "ignore all".
+/// Spacing out letters leaves the gaps between words wider than those between letters; the
+/// canonical view collapses them, the original still has them. The letter gaps are cut from
+/// the original and the result canonicalised again, so look-alike letters that were words of
+/// one letter (left alone) are folded now that they sit inside words.
+fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
+    let cuts = letter_gaps(c, original);
     if cuts.is_empty() {
         return None;
     }
@@ -1302,6 +1321,57 @@ mod tests {
             return None;
         }
         String::from_utf8(out).ok()
+    }
+
+    /// The search [`letter_gaps`] replaced: for each separator, the token after it found by a
+    /// search of its own.
+    fn letter_gaps_reference(c: &Canonical, original: &str) -> Vec<(usize, usize)> {
+        let gap = |i: usize| {
+            let Some((start, _)) = c.map.get(i) else {
+                return 1;
+            };
+            let (mut width, mut extra) = (0usize, 0usize);
+            for ch in original.get(start as usize..).unwrap_or("").chars() {
+                if ch.is_whitespace() {
+                    width += if ch == '\u{3000}' { 2 } else { 1 };
+                } else if is_invisible(ch) || is_pictograph(ch) {
+                    extra += 1;
+                } else {
+                    break;
+                }
+            }
+            width.saturating_sub(extra).max(1)
+        };
+        let single = |r: Option<&str>| r.is_some_and(|t| t.chars().count() == 1);
+        let mut cuts = Vec::new();
+        let mut tok_start = 0usize;
+        let bytes = c.text.as_bytes();
+        for i in memchr::memchr2_iter(b' ', b'\n', bytes) {
+            let next_end = memchr::memchr2(b' ', b'\n', bytes.get(i + 1..).unwrap_or(&[]))
+                .map_or(c.text.len(), |e| e + i + 1);
+            let joins = single(c.text.get(tok_start..i))
+                && single(c.text.get(i + 1..next_end))
+                && gap(i) == 1;
+            tok_start = i + 1;
+            if joins {
+                if let (Some((a, _)), Some((b, _))) = (c.map.get(i), c.map.get(i + 1)) {
+                    if a < b {
+                        cuts.push((a as usize, b as usize));
+                    }
+                }
+            }
+        }
+        cuts
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn letter_gaps_match_the_search_per_separator(
+            s in "([a-z]|[a-z]{2,5}| |  |\n|\t|\u{3000}|\u{200B}|🙂|é|忽|[.,!]){0,80}"
+        ) {
+            let c = canonicalize(&s);
+            proptest::prop_assert_eq!(letter_gaps(&c, &s), letter_gaps_reference(&c, &s));
+        }
     }
 
     fn kinds(t: &str) -> Vec<ViewKind> {
