@@ -467,8 +467,9 @@ impl Engine {
         let mut segments: Vec<Vec<usize>> = Vec::with_capacity(n);
         for (i, v) in views.views.iter().enumerate() {
             // Hits run to one per 16 bytes on attack text: growing from empty cost more than
-            // the scan of a short view.
-            let mut h = Vec::with_capacity(v.text.len() / 16 + 8);
+            // the scan of a short view. Capped so a long message does not take a fresh mapping
+            // from the allocator for every view (24 KiB at most).
+            let mut h = Vec::with_capacity((v.text.len() / 16 + 8).min(1024));
             let segs = match self.derived_scan(&views.views, i, &hits, &segments) {
                 Some((base, changed, base_segs)) => {
                     self.lexicon.find_derived(&v.text, base, &changed, &mut h);

@@ -46,8 +46,9 @@ static SPECIAL: [bool; 256] = special_bytes();
 /// Start offsets of the segments of `text` (always begins with 0).
 pub(crate) fn segment_starts(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
-    // About a sentence per 64 bytes of prose: most texts never grow the list.
-    let mut starts = Vec::with_capacity(bytes.len() / 64 + 4);
+    // About a sentence per 64 bytes of prose: most texts never grow the list (capped at 8 KiB,
+    // below the size for which the allocator maps fresh pages).
+    let mut starts = Vec::with_capacity((bytes.len() / 64 + 4).min(1024));
     starts.push(0usize);
     let push = |starts: &mut Vec<usize>, at: usize| {
         if at < bytes.len() && starts.last().is_some_and(|&l| at > l) {
