@@ -375,27 +375,29 @@ fn unwrap_lines(c: &Canonical) -> Option<Canonical> {
     })
 }
 
+/// Display width of the white space behind the canonical separator at byte `i` of `c`. An
+/// invisible character or an emoji spaced out like a letter adds a space, so it takes one away.
+fn gap_width(c: &Canonical, original: &str, i: usize) -> usize {
+    let Some((start, _)) = c.map.get(i) else {
+        return 1;
+    };
+    let (mut width, mut extra) = (0usize, 0usize);
+    for ch in original.get(start as usize..).unwrap_or("").chars() {
+        if ch.is_whitespace() {
+            width += if ch == '\u{3000}' { 2 } else { 1 };
+        } else if is_invisible(ch) || is_pictograph(ch) {
+            extra += 1;
+        } else {
+            break;
+        }
+    }
+    width.saturating_sub(extra).max(1)
+}
+
 /// Original byte ranges of the letter gaps of `c`: white space of display width one between
 /// two single-character tokens ("i g n o r e").
 fn letter_gaps(c: &Canonical, original: &str) -> Vec<(usize, usize)> {
-    // Display width of the white space behind a canonical separator. An invisible character
-    // or an emoji spaced out like a letter adds a space, so it takes one away.
-    let gap = |i: usize| {
-        let Some((start, _)) = c.map.get(i) else {
-            return 1;
-        };
-        let (mut width, mut extra) = (0usize, 0usize);
-        for ch in original.get(start as usize..).unwrap_or("").chars() {
-            if ch.is_whitespace() {
-                width += if ch == '\u{3000}' { 2 } else { 1 };
-            } else if is_invisible(ch) || is_pictograph(ch) {
-                extra += 1;
-            } else {
-                break;
-            }
-        }
-        width.saturating_sub(extra).max(1)
-    };
+    let gap = |i: usize| gap_width(c, original, i);
     let single = |r: Option<&str>| {
         r.is_some_and(|t| {
             let mut cs = t.chars();
@@ -1326,22 +1328,7 @@ mod tests {
     /// The search [`letter_gaps`] replaced: for each separator, the token after it found by a
     /// search of its own.
     fn letter_gaps_reference(c: &Canonical, original: &str) -> Vec<(usize, usize)> {
-        let gap = |i: usize| {
-            let Some((start, _)) = c.map.get(i) else {
-                return 1;
-            };
-            let (mut width, mut extra) = (0usize, 0usize);
-            for ch in original.get(start as usize..).unwrap_or("").chars() {
-                if ch.is_whitespace() {
-                    width += if ch == '\u{3000}' { 2 } else { 1 };
-                } else if is_invisible(ch) || is_pictograph(ch) {
-                    extra += 1;
-                } else {
-                    break;
-                }
-            }
-            width.saturating_sub(extra).max(1)
-        };
+        let gap = |i: usize| gap_width(c, original, i);
         let single = |r: Option<&str>| r.is_some_and(|t| t.chars().count() == 1);
         let mut cuts = Vec::new();
         let mut tok_start = 0usize;
