@@ -35,7 +35,8 @@ impl Lexicon {
                     self.starts_anywhere(b)
                 }
             };
-            let walk = |at: usize, out: &mut Vec<Hit>| self.walk_ascii::<false>(text, at, out);
+            let walk =
+                |at: usize, _: u8, out: &mut Vec<Hit>| self.walk_ascii::<false>(text, at, out);
             self.derive(bytes, base, changed, out, 1, place, walk);
         } else {
             let place = |at: usize, b: u8| {
@@ -43,15 +44,13 @@ impl Lexicon {
                     && self.begins_phrase(b)
                     && !(word_at(text, at) && word_before(text, at))
             };
-            let walk = |at: usize, out: &mut Vec<Hit>| {
-                let b = bytes.get(at).copied().unwrap_or(0);
-                self.walk_any(text, at, b, out)
-            };
+            let walk = |at: usize, b: u8, out: &mut Vec<Hit>| self.walk_any(text, at, b, out);
             self.derive(bytes, base, changed, out, 4, place, walk);
         }
     }
 
-    /// The pass of [`Lexicon::find_derived`]: `place` and `walk` are the full pass's,
+    /// The pass of [`Lexicon::find_derived`]: `place` and `walk` (from a place and its first
+    /// byte) are the full pass's,
     /// `settle` how many bytes past a replaced one its place test may still read.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -63,7 +62,7 @@ impl Lexicon {
         out: &mut Vec<Hit>,
         settle: usize,
         place: impl Fn(usize, u8) -> bool,
-        walk: impl Fn(usize, &mut Vec<Hit>) -> Option<usize>,
+        walk: impl Fn(usize, u8, &mut Vec<Hit>) -> Option<usize>,
     ) {
         let reach = self.max_len + 8;
         // `next_free` of this view and of the base; `bi`: first base hit starting at or after
@@ -89,7 +88,7 @@ impl Lexicon {
                     break;
                 }
                 if at >= next_free && place(at, b) {
-                    next_free = walk(at, out).unwrap_or(next_free);
+                    next_free = walk(at, b, out).unwrap_or(next_free);
                 }
                 at += 1;
             }

@@ -140,9 +140,10 @@ struct PatternInfo {
 
 /// The compiled phrase packs.
 pub(crate) struct Lexicon {
-    /// Every phrase: walked anchored on text that is not walkable, searched unanchored on
-    /// views without boundaries. A contiguous NFA, half a megabyte (the DFA of every phrase
-    /// is twenty), measured no slower here than that DFA.
+    /// Every phrase: walked anchored on text that is not walkable, from the bytes a phrase
+    /// outside ASCII begins with (see [`Lexicon::walk_any`]); searched unanchored on views
+    /// without boundaries. A contiguous NFA, half a megabyte (the DFA of every phrase is
+    /// twenty), measured no slower than that DFA for the unanchored search.
     every: contiguous::NFA,
     /// Its anchored start state.
     every_start: StateID,
@@ -516,7 +517,8 @@ impl Lexicon {
 
     /// Phrase hits in text with boundaries that [`Lexicon::walkable`] rejects (letters outside
     /// ASCII, CJK, characters some phrase holds): the same walks from the same kind of
-    /// places, read character by character, in the automaton of every phrase.
+    /// places, read character by character (each walk in the automaton [`Lexicon::walk_any`]
+    /// picks).
     fn find_any(&self, text: &str, out: &mut Vec<Hit>) {
         let bytes = text.as_bytes();
         let (mut next_free, mut prev_word, mut at) = (0usize, false, 0usize);
