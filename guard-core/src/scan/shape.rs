@@ -32,49 +32,6 @@ const MIN_SCALE: [f64; 9] = [0.5, 1.0, 0.01, 0.01, 0.05, 0.05, 0.3, 0.05, 0.5];
 /// The most shape can add to risk: below any sensible block threshold on its own.
 pub(crate) const SHAPE_WEIGHT: f64 = 0.25;
 
-/// Runs of ASCII at least this long take the byte path in [`ShapeFeatures::measure`].
-const ASCII_RUN: usize = 16;
-
-/// Classes of ASCII bytes for the shape counts, one bit each.
-const NEWLINE: u8 = 1;
-const BRACKET: u8 = 2;
-const COLON: u8 = 4;
-const LETTER: u8 = 8;
-const UPPER: u8 = 16;
-const ALNUM: u8 = 32;
-const ASCII_SHAPE: [u8; 128] = {
-    let mut t = [0u8; 128];
-    let mut rest: &mut [u8] = &mut t;
-    let mut b = 0u8;
-    while b < 128 {
-        let mut k = 0;
-        if b == b'\n' {
-            k |= NEWLINE;
-        }
-        if matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|') {
-            k |= BRACKET;
-        }
-        if b == b':' {
-            k |= COLON;
-        }
-        if b.is_ascii_alphabetic() {
-            k |= LETTER;
-        }
-        if b.is_ascii_uppercase() {
-            k |= UPPER;
-        }
-        if b.is_ascii_alphanumeric() {
-            k |= ALNUM;
-        }
-        if let [first, tail @ ..] = rest {
-            *first = k;
-            rest = tail;
-        }
-        b += 1;
-    }
-    t
-};
-
 /// Shape features of one message.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapeFeatures(pub [f64; 9]);
@@ -90,133 +47,7 @@ impl ShapeFeatures {
     /// Features of `text`; `imperatives` and `markers` come from the pattern layer (0 when
     /// fitting from raw text is all that is wanted).
     pub(crate) fn of(text: &str, counts: PatternCounts) -> Self {
-        Self::measure(text, counts, true)
-    }
-
-    /// `lanes` lets runs of ASCII take the byte fast path (the tests check that both settings
-    /// agree on any text).
-    fn measure(text: &str, counts: PatternCounts, lanes: bool) -> Self {
-        let mut lines = 1usize;
-        let mut brackets = 0usize;
-        let mut colons = 0usize;
-        let mut upper = 0usize;
-        let mut letters = 0usize;
-        let mut chars = 0usize;
-        let mut words = 0usize;
-        let mut in_word = false;
-        let mut hist = [0u32; 64];
-        let mut rest = text;
-        while !rest.is_empty() {
-            let run = if lanes {
-                ascii_prefix(rest.as_bytes())
-            } else {
-                0
-            };
-            // Short runs (between accented letters, or the words of a non-Latin script) are
-            // too short for one pass per count: one pass reading a table of classes.
-            let (run, short) = if run >= ASCII_RUN || run == rest.len() {
-                (run, 0)
-            } else {
-                (0, run)
-            };
-            let Some((ascii, tail)) = rest.split_at_checked(run) else {
-                break;
-            };
-            if !ascii.is_empty() {
-                // Same counts as the character loop below: one pass per count, each with
-                // byte-wide accumulators the compiler turns into vector code (a table of
-                // packed counts per byte stayed scalar); the histogram has a pass of its own.
-                let bytes = ascii.as_bytes();
-                lines = lines.wrapping_add(count_where(bytes, |b| b == b'\n'));
-                brackets = brackets.wrapping_add(count_where(bytes, |b| {
-                    matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|')
-                }));
-                colons = colons.wrapping_add(count_where(bytes, |b| b == b':'));
-                letters = letters.wrapping_add(count_where(bytes, |b| b.is_ascii_alphabetic()));
-                upper = upper.wrapping_add(count_where(bytes, |b| b.is_ascii_uppercase()));
-                words = words.wrapping_add(word_starts(bytes, in_word));
-                in_word = bytes.last().is_some_and(u8::is_ascii_alphanumeric);
-                if bytes.len() >= 256 {
-                    for (h, n) in hist.iter_mut().zip(ascii_histogram(bytes)) {
-                        *h = h.wrapping_add(n);
-                    }
-                } else {
-                    // Too short to repay clearing and merging two tables.
-                    for &b in bytes {
-                        if let Some(h) = hist.get_mut(usize::from(b & 63)) {
-                            *h = h.wrapping_add(1);
-                        }
-                    }
-                }
-                chars += bytes.len();
-            }
-            let (short_run, tail) = tail.split_at_checked(short).unwrap_or(("", tail));
-            for &b in short_run.as_bytes() {
-                let k = ASCII_SHAPE.get(usize::from(b)).copied().unwrap_or(0);
-                lines += usize::from(k & NEWLINE != 0);
-                brackets += usize::from(k & BRACKET != 0);
-                colons += usize::from(k & COLON != 0);
-                letters += usize::from(k & LETTER != 0);
-                upper += usize::from(k & UPPER != 0);
-                let alnum = k & ALNUM != 0;
-                words += usize::from(alnum && !in_word);
-                in_word = alnum;
-                if let Some(h) = hist.get_mut(usize::from(b & 63)) {
-                    *h += 1;
-                }
-            }
-            chars += short_run.len();
-            // Characters outside ASCII up to the next ASCII byte (the whole of a word in a
-            // non-Latin script), one at a time without `lanes`.
-            let mut tail = tail;
-            let mut first = true;
-            while let Some(c) = tail.chars().next() {
-                if !first && (c.is_ascii() || !lanes) {
-                    break;
-                }
-                first = false;
-                tail = tail.get(c.len_utf8()..).unwrap_or("");
-                chars += 1;
-                match c {
-                    '\n' => lines += 1,
-                    '[' | ']' | '{' | '}' | '<' | '>' | '|' => brackets += 1,
-                    ':' => colons += 1,
-                    _ => {}
-                }
-                let (alpha, is_upper, alnum) = letter_class(c);
-                if alpha {
-                    letters += 1;
-                    if is_upper {
-                        upper += 1;
-                    }
-                }
-                if alnum && !in_word {
-                    words += 1;
-                }
-                in_word = alnum;
-                let bucket = if c.is_ascii() {
-                    (c as usize) & 63
-                } else {
-                    (c as usize) % 61 + 3
-                };
-                if let Some(h) = hist.get_mut(bucket) {
-                    *h += 1;
-                }
-            }
-            rest = tail;
-        }
-        Counts {
-            len: text.len(),
-            lines,
-            brackets,
-            colons,
-            upper,
-            letters,
-            chars,
-            words,
-            hist,
-        }
-        .features(counts)
+        Counts::by_passes(text).features(counts)
     }
 
     /// The same features for plain ASCII text whose canonical view is its lower-cased copy,
@@ -363,26 +194,47 @@ pub(crate) fn ascii_prefix(bytes: &[u8]) -> usize {
         .unwrap_or(bytes.len() - n)
 }
 
-/// Histogram of `b & 63` over ASCII bytes. Two tables take turns so that consecutive bytes in
-/// the same bucket do not wait on each other's stores.
+/// The histogram bucket of each byte: `b & 63` for ASCII, and for the bytes of longer
+/// characters a 65th bucket that is dropped (one load: the index computed from the byte was
+/// four instructions in the loop below).
+const BUCKET: [u8; 256] = {
+    let mut t = [64u8; 256];
+    let mut rest: &mut [u8] = &mut t;
+    let mut b = 0u8;
+    while b < 128 {
+        if let [first, tail @ ..] = rest {
+            *first = b & 63;
+            rest = tail;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Histogram of `b & 63` over the ASCII bytes of `bytes`. Four tables take turns so that
+/// nearby bytes in the same bucket do not wait on each other's stores.
 fn ascii_histogram(bytes: &[u8]) -> [u32; 64] {
-    let mut two = [[0u32; 64]; 2];
+    let mut four = [[0u32; 65]; 4];
     for (k, &b) in bytes.iter().enumerate() {
-        if let Some(h) = two
-            .get_mut(k & 1)
-            .and_then(|h| h.get_mut(usize::from(b & 63)))
+        let bucket = BUCKET.get(usize::from(b)).copied().unwrap_or(64);
+        if let Some(h) = four
+            .get_mut(k & 3)
+            .and_then(|h| h.get_mut(usize::from(bucket)))
         {
             *h = h.wrapping_add(1);
         }
     }
-    let [mut hist, odd] = two;
-    for (h, k) in hist.iter_mut().zip(odd) {
-        *h = h.wrapping_add(k);
+    let mut hist = [0u32; 64];
+    for (i, h) in hist.iter_mut().enumerate() {
+        for t in &four {
+            *h = h.wrapping_add(t.get(i).copied().unwrap_or(0));
+        }
     }
     hist
 }
 
 /// What the features are computed from.
+#[derive(Debug, PartialEq)]
 struct Counts {
     len: usize,
     lines: usize,
@@ -396,6 +248,59 @@ struct Counts {
 }
 
 impl Counts {
+    /// The counts of `text` from passes over all of its bytes, which the compiler turns into
+    /// vector code, and one correction per character outside ASCII. The ASCII predicates never
+    /// match a byte of a longer character, so only what depends on such characters needs
+    /// one: letters, word starts and the histogram. Splitting the text into ASCII runs and
+    /// counting each apart paid the passes' set-up once per run: two to three times slower
+    /// on text with an accented letter every few words.
+    fn by_passes(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut letters = count_where(bytes, |b| b.is_ascii_alphabetic());
+        let mut upper = count_where(bytes, |b| b.is_ascii_uppercase());
+        // Counts an ASCII letter or digit right after a longer character as a word start;
+        // corrected below when that character is itself a letter or digit.
+        let mut words = word_starts(bytes, false);
+        let mut hist = ascii_histogram(bytes);
+        let mut i = ascii_prefix(bytes);
+        // Whether the character before `i` is a letter or digit, when it is not ASCII.
+        let mut prev_wide_alnum = false;
+        while let Some(c) = text.get(i..).and_then(|r| r.chars().next()) {
+            let before = match i.checked_sub(1).and_then(|p| bytes.get(p)) {
+                Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+                Some(_) => prev_wide_alnum,
+                None => false,
+            };
+            let (alpha, is_upper, alnum) = letter_class(c);
+            letters += usize::from(alpha);
+            upper += usize::from(alpha && is_upper);
+            words += usize::from(alnum && !before);
+            i += c.len_utf8();
+            if alnum && bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+                words -= 1;
+            }
+            prev_wide_alnum = alnum;
+            if let Some(h) = hist.get_mut((c as usize) % 61 + 3) {
+                *h += 1;
+            }
+            i += ascii_prefix(bytes.get(i..).unwrap_or(&[]));
+        }
+        Self {
+            len: bytes.len(),
+            lines: 1 + count_where(bytes, |b| b == b'\n'),
+            brackets: count_where(bytes, |b| {
+                matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'|')
+            }),
+            colons: count_where(bytes, |b| b == b':'),
+            upper,
+            letters,
+            // Every byte but the continuation bytes of longer characters starts one.
+            chars: bytes.len() - count_where(bytes, |b| b & 0xC0 == 0x80),
+            words,
+            hist,
+        }
+    }
+
     fn features(&self, counts: PatternCounts) -> ShapeFeatures {
         let n = self.chars.max(1) as f64;
         let term = |k: u32| {
@@ -690,23 +595,55 @@ mod tests {
         }
     }
 
-    fn paths_agree(text: &str) {
-        let c = PatternCounts {
-            imperatives: 2,
-            markers: 1,
-        };
-        let fast = ShapeFeatures::measure(text, c, true);
-        let general = ShapeFeatures::measure(text, c, false);
-        for (a, b) in fast.0.iter().zip(general.0.iter()) {
-            assert!((a - b).abs() < 1e-12, "{text:?}: {fast:?} vs {general:?}");
+    /// The counts one character at a time: what [`Counts::by_passes`] must equal.
+    fn counts_by_chars(text: &str) -> Counts {
+        let (mut lines, mut brackets, mut colons) = (1usize, 0usize, 0usize);
+        let (mut upper, mut letters, mut words) = (0usize, 0usize, 0usize);
+        let mut in_word = false;
+        let mut hist = [0u32; 64];
+        for c in text.chars() {
+            match c {
+                '\n' => lines += 1,
+                '[' | ']' | '{' | '}' | '<' | '>' | '|' => brackets += 1,
+                ':' => colons += 1,
+                _ => {}
+            }
+            let (alpha, is_upper, alnum) = letter_class(c);
+            letters += usize::from(alpha);
+            upper += usize::from(alpha && is_upper);
+            words += usize::from(alnum && !in_word);
+            in_word = alnum;
+            let bucket = if c.is_ascii() {
+                (c as usize) & 63
+            } else {
+                (c as usize) % 61 + 3
+            };
+            hist[bucket] += 1;
+        }
+        Counts {
+            len: text.len(),
+            lines,
+            brackets,
+            colons,
+            upper,
+            letters,
+            chars: text.chars().count(),
+            words,
+            hist,
         }
     }
 
+    fn paths_agree(text: &str) {
+        assert_eq!(Counts::by_passes(text), counts_by_chars(text), "{text:?}");
+    }
+
     #[test]
-    fn ascii_fast_path_matches_general_path_on_samples() {
+    fn the_passes_match_the_character_loop_on_samples() {
         for t in [
             "",
             "a",
+            "todavía no, café2 und Größe 42ä",
+            "é1 1é éé ЕЁ 忽略之前 l'été 🔥x x🔥 \u{200B}a",
             "How do I activate my new card?",
             "[SYSTEM]: <<SYS>> {{ADMIN}}\n###\n  x:y|z",
             "order 4471, ORDER 4472!!\r\n\tTabs\x07",
@@ -717,13 +654,14 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn ascii_fast_path_matches_general_path(s in "[\x00-\x7f]{0,300}") {
+        fn the_passes_match_the_character_loop_on_ascii(s in "[\x00-\x7f]{0,300}") {
             paths_agree(&s);
         }
 
-        /// ASCII runs of every length between other characters, at the run threshold too.
+        /// ASCII runs of every length between other characters: letters and digits on both
+        /// sides of a longer letter, a longer non-letter, or a run of them.
         #[test]
-        fn ascii_lanes_match_the_general_path_on_mixed_text(
+        fn the_passes_match_the_character_loop_on_mixed_text(
             s in "([\x00-\x7f]{0,20}|\u{200B}|é|忽|\u{0435}|\u{0130}|\u{FF29}|\u{1F525}|\n){0,40}"
         ) {
             paths_agree(&s);
