@@ -265,8 +265,9 @@ fn email_shaped(word: &[u8]) -> bool {
             .all(|l| !l.is_empty() && l.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-'))
 }
 
-/// Text written to dodge word matching: "i g n o r e", or one or two words per line.
-fn needs_joined(text: &str, trig: &Triggers) -> bool {
+/// Text written to dodge word matching: "i g n o r e", or one or two words per line. `trig`
+/// and `masks` are those of `text`.
+fn needs_joined(text: &str, trig: &Triggers, masks: &ClassMasks) -> bool {
     // Single letters between separators are rare in prose: the trigger pass counted them.
     if !trig.joined() {
         return false;
@@ -279,7 +280,7 @@ fn needs_joined(text: &str, trig: &Triggers) -> bool {
             0
         }
     } else {
-        longest_single_letter_run(text)
+        longest_single_letter_run(text, masks)
     };
     if best >= 4 {
         return true;
@@ -305,49 +306,40 @@ fn needs_joined(text: &str, trig: &Triggers) -> bool {
 }
 
 /// Longest run of tokens that are one alphabetic character, tokens being split at spaces, line
-/// feeds, dots, dashes, underscores and asterisks. Counted on bytes: only a token of exactly one
-/// character is decoded.
-fn longest_single_letter_run(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let (mut run, mut best, mut chars, mut start) = (0usize, 0usize, 0usize, 0usize);
-    let token_end = |chars: usize, start: usize, run: &mut usize, best: &mut usize| {
-        if chars == 0 {
+/// feeds, dots, dashes, underscores and asterisks (the separators of `masks`, the class masks of
+/// `text`). Jumps from separator to separator: a loop over every byte cost a microsecond per
+/// KiB of Spanish or Portuguese, whose one-letter words ("y", "e", "o") set the trigger.
+fn longest_single_letter_run(text: &str, masks: &ClassMasks) -> usize {
+    if masks.len != text.len() {
+        return longest_single_letter_run(text, &ClassMasks::of(text.as_bytes()));
+    }
+    let (mut run, mut best) = (0usize, 0usize);
+    let mut token = |start: usize, end: usize| {
+        if end <= start {
             return;
         }
-        let letter = chars == 1
-            && text
-                .get(start..)
-                .and_then(|r| r.chars().next())
-                .is_some_and(char::is_alphabetic);
-        *run = if letter { *run + 1 } else { 0 };
-        *best = (*best).max(*run);
+        // A character is at most four bytes: a longer token is not one.
+        let letter = end - start <= 4
+            && text.get(start..end).is_some_and(|t| {
+                let mut chars = t.chars();
+                chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
+            });
+        run = if letter { run + 1 } else { 0 };
+        best = best.max(run);
     };
-    for (i, &b) in bytes.iter().enumerate() {
-        if SEPARATOR.get(usize::from(b)).copied().unwrap_or(false) {
-            token_end(chars, start, &mut run, &mut best);
-            chars = 0;
-        } else if b & 0xC0 != 0x80 {
-            // An ASCII byte or the first byte of a character.
-            start = if chars == 0 { i } else { start };
-            chars += 1;
+    let mut start = 0usize;
+    for (b, block) in masks.blocks.iter().enumerate() {
+        let mut m = block.get(JOIN_SEP).copied().unwrap_or(0);
+        while m != 0 {
+            let at = b * 64 + m.trailing_zeros() as usize;
+            m &= m - 1;
+            token(start, at);
+            start = at + 1;
         }
     }
-    token_end(chars, start, &mut run, &mut best);
+    token(start, text.len());
     best
 }
-
-/// The token separators of letter-spaced text, as a table.
-static SEPARATOR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut rest: &mut [bool] = &mut t;
-    let mut b = 0u8;
-    while let [first, tail @ ..] = rest {
-        *first = matches!(b, b' ' | b'\n' | b'.' | b'-' | b'_' | b'*');
-        rest = tail;
-        b = b.wrapping_add(1);
-    }
-    t
-};
 
 /// Line breaks inside a sentence read as spaces: "ignore all\nprevious instructions". A break
 /// after sentence punctuation, or a blank line, still ends the segment.
@@ -560,8 +552,9 @@ fn disjoint(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
 
 /// Appends the repaired readings of `c` (a decoded payload) as extra lines.
 fn append_repaired(c: &mut Canonical, original: &str) {
-    let trig = Triggers::of(c.text.as_bytes());
-    let joined = needs_joined(&c.text, &trig);
+    let masks = ClassMasks::of(c.text.as_bytes());
+    let trig = Triggers::of_masks(c.text.as_bytes(), &masks);
+    let joined = needs_joined(&c.text, &trig, &masks);
     for v in repaired(c, original, &trig, joined, &[]) {
         c.text.push('\n');
         c.text.push_str(&v.text);
@@ -1183,7 +1176,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     let trig = Triggers::of_masks(bytes, &masks);
     let mut views = Vec::with_capacity(4);
     let mut budget = DECODE_BUDGET.min(text.len().saturating_mul(2).max(4096));
-    let joined = needs_joined(&canon.text, &trig);
+    let joined = needs_joined(&canon.text, &trig, &masks);
     // When the canonical view is the lower-cased message byte for byte, the trigger pass saw
     // the same white space, '%', '.' and '-' as the message itself.
     let hints = canon.map.is_identity().then(|| trig.hints.clone());
@@ -1540,8 +1533,8 @@ mod tests {
             let t = parts.concat();
             let c = canonicalize(&t);
             let trig = Triggers::of(c.text.as_bytes());
-            proptest::prop_assert_eq!(needs_joined(&c.text, &trig), needs_joined_reference(&c.text), "{:?}", t);
-            proptest::prop_assert_eq!(needs_joined(&t, &Triggers::of(t.as_bytes())), needs_joined_reference(&t), "{:?}", t);
+            proptest::prop_assert_eq!(needs_joined(&c.text, &trig, &ClassMasks::of(c.text.as_bytes())), needs_joined_reference(&c.text), "{:?}", t);
+            proptest::prop_assert_eq!(needs_joined(&t, &Triggers::of(t.as_bytes()), &ClassMasks::of(t.as_bytes())), needs_joined_reference(&t), "{:?}", t);
         }
 
         #[test]
@@ -1656,7 +1649,7 @@ mod tests {
         let c = canonicalize(text);
         let t = Triggers::of(c.text.as_bytes());
         assert_eq!(
-            needs_joined(&c.text, &t),
+            needs_joined(&c.text, &t, &ClassMasks::of(c.text.as_bytes())),
             needs_joined_reference(&c.text),
             "{text:?}"
         );
