@@ -69,9 +69,7 @@ impl OffsetMap {
 
     pub(crate) fn push_n(&mut self, n: usize, orig: (u32, u32)) {
         self.materialize();
-        for _ in 0..n {
-            self.bytes.push(orig);
-        }
+        self.bytes.resize(self.bytes.len() + n, orig);
     }
 
     fn pop(&mut self) {
@@ -381,8 +379,8 @@ fn canonicalize_general(text: &str) -> Canonical {
     canonicalize_chars::<true>(text)
 }
 
-/// `ASCII_LANE`: printable ASCII skips the checks that cannot apply to it (tests compare both
-/// settings on arbitrary text).
+/// `ASCII_LANE`: printable ASCII and Han ideographs skip the checks that cannot apply to them
+/// (tests compare both settings on arbitrary text).
 fn canonicalize_chars<const ASCII_LANE: bool>(text: &str) -> Canonical {
     let mut canon = unfolded::<ASCII_LANE>(text);
     fold_confusables(&mut canon, text);
@@ -396,12 +394,16 @@ fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
     let mut stats = UnicodeStats::default();
     let mut prev_visible: Option<char> = None;
     let mut last_base_latin = false;
-    let mut chars = text.char_indices().peekable();
     let mut lookahead: Option<(usize, Option<char>)> = None;
     let mut in_tag_run = false;
     let mut last_cr = false;
-    while let Some((i, c)) = chars.next() {
+    // A byte offset, not a character iterator: the ASCII lane jumps over whole runs (an
+    // iterator stepped through them a character at a time).
+    let mut next = 0usize;
+    while let Some(c) = text.get(next..).and_then(|r| r.chars().next()) {
+        let i = next;
         let end = i + c.len_utf8();
+        next = end;
         let orig = (i as u32, end as u32);
         // Printable ASCII, most of any text: what every branch below would do for it, a run
         // at a time. Single spaces after a visible character are kept as they are; a second
@@ -422,9 +424,18 @@ fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
                 t.make_ascii_lowercase();
             }
             map.push_identity(i, len);
-            if len > 1 {
-                chars.nth(len - 2);
-            }
+            next = i + len;
+            continue;
+        }
+        // Han ideographs, every character of Chinese text: what the branches below do for
+        // them (they are visible, neither space nor mark, and fold to themselves).
+        if ASCII_LANE && is_unified_han(c) {
+            in_tag_run = false;
+            prev_visible = Some(c);
+            last_cr = false;
+            last_base_latin = false;
+            out.push(c);
+            map.push_n(c.len_utf8(), orig);
             continue;
         }
         if is_tag(c) {
@@ -449,12 +460,14 @@ fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
             let next_visible = match lookahead {
                 Some((until, next)) if i < until => next,
                 _ => {
-                    let found = chars
-                        .clone()
+                    let found = text
+                        .get(end..)
+                        .unwrap_or("")
+                        .char_indices()
                         .find(|(_, n)| !is_invisible(*n) && !is_tag(*n));
-                    let next = found.map(|(_, n)| n);
-                    lookahead = Some((found.map_or(usize::MAX, |(p, _)| p), next));
-                    next
+                    let visible = found.map(|(_, n)| n);
+                    lookahead = Some((found.map_or(usize::MAX, |(p, _)| end + p), visible));
+                    visible
                 }
             };
             let between_letters = prev_visible.is_some_and(is_alphabetic_word_char)
