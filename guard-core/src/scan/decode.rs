@@ -58,19 +58,20 @@ pub(crate) fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
 /// stricter rule before accepted is still accepted.)
 fn readable(bytes: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(bytes).ok()?;
-    let total = s.chars().count();
+    // One pass for every count (six passes over the characters were most of decoding a run).
+    let (mut total, mut blank, mut good, mut spaces, mut letters) = (0usize, 0, 0, 0, 0);
+    for c in s.chars() {
+        let invisible = usize::from(is_invisible(c));
+        let white = c.is_whitespace();
+        total += 1;
+        blank += usize::from(white) + invisible;
+        good += usize::from(c.is_alphanumeric() || white || c.is_ascii_punctuation()) + invisible;
+        spaces += usize::from(c == ' ');
+        letters += usize::from(c.is_alphabetic());
+    }
     if total < 6 {
         return None;
     }
-    let invisible = s.chars().filter(|&c| is_invisible(c)).count();
-    let blank = s.chars().filter(|c| c.is_whitespace()).count() + invisible;
-    let good = s
-        .chars()
-        .filter(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_ascii_punctuation())
-        .count()
-        + invisible;
-    let spaces = s.chars().filter(|c| *c == ' ').count();
-    let letters = s.chars().filter(|c| c.is_alphabetic()).count();
     let ink = total - blank;
     (good * 100 >= total * 90 && letters * 3 >= ink && (spaces >= 1 || !s.is_ascii()))
         .then(|| s.to_owned())
@@ -396,44 +397,34 @@ impl RotationIndex {
         })
     }
 
+    /// Adds a vote for each shift that turns a word of `bytes` into an anchor. The words'
+    /// signatures live on the stack: one allocation per word, and a comparison with every
+    /// anchor whatever its length, were most of a long message's cost here.
     fn vote(&self, bytes: &[u8], shift_votes: &mut [u8; 26]) {
-        let mut word_start = None;
-        for (i, &b) in bytes
-            .iter()
-            .enumerate()
-            .chain(std::iter::once((bytes.len(), &b' ')))
-        {
-            let is_letter = i < bytes.len() && b.is_ascii_lowercase();
-            match (is_letter, word_start) {
-                (true, None) => word_start = Some(i),
-                (false, Some(s)) => {
-                    word_start = None;
-                    let len = i - s;
-                    if !(6..=12).contains(&len) {
-                        continue;
-                    }
-                    let Some(word) = bytes.get(s..i) else {
-                        continue;
-                    };
-                    if !word.iter().all(u8::is_ascii_lowercase) {
-                        continue;
-                    }
-                    let w: Vec<u8> = word.iter().map(|b| b - b'a').collect();
-                    let Some(sig) = rotation_signature(&w) else {
-                        continue;
-                    };
-                    for (asig, afirst) in &self.anchors {
-                        if *asig == sig {
-                            let shift = (w.first().copied().unwrap_or(0) + 26 - afirst) % 26;
-                            if shift != 0 {
-                                if let Some(v) = shift_votes.get_mut(shift as usize) {
-                                    *v = v.saturating_add(1);
-                                }
-                            }
+        for word in bytes.split(|b| !b.is_ascii_lowercase()) {
+            if !(6..=12).contains(&word.len()) {
+                continue;
+            }
+            // The differences mod 26 of neighbouring letters, whatever their offset from 'a'.
+            let mut sig = [0u8; 11];
+            for (s, pair) in sig.iter_mut().zip(word.windows(2)) {
+                if let [a, b] = pair {
+                    *s = (b + 26 - a) % 26;
+                }
+            }
+            let Some(sig) = sig.get(..word.len() - 1) else {
+                continue;
+            };
+            let first = word.first().map_or(0, |f| f - b'a');
+            for (asig, afirst) in &self.anchors {
+                if asig.as_slice() == sig {
+                    let shift = (first + 26 - afirst) % 26;
+                    if shift != 0 {
+                        if let Some(v) = shift_votes.get_mut(shift as usize) {
+                            *v = v.saturating_add(1);
                         }
                     }
                 }
-                _ => {}
             }
         }
     }
@@ -536,6 +527,99 @@ mod tests {
                 odd_vowel_stretches(s.as_bytes()),
                 odd_vowel_stretches_reference(s.as_bytes())
             );
+        }
+    }
+
+    /// [`RotationIndex::vote`] as it was: a word found byte by byte, its signature in a vector.
+    fn vote_reference(index: &RotationIndex, bytes: &[u8], shift_votes: &mut [u8; 26]) {
+        let mut word_start = None;
+        for (i, &b) in bytes
+            .iter()
+            .enumerate()
+            .chain(std::iter::once((bytes.len(), &b' ')))
+        {
+            let is_letter = i < bytes.len() && b.is_ascii_lowercase();
+            match (is_letter, word_start) {
+                (true, None) => word_start = Some(i),
+                (false, Some(s)) => {
+                    word_start = None;
+                    let len = i - s;
+                    if !(6..=12).contains(&len) {
+                        continue;
+                    }
+                    let word = &bytes[s..i];
+                    let w: Vec<u8> = word.iter().map(|b| b - b'a').collect();
+                    let sig = rotation_signature(&w).unwrap();
+                    for (asig, afirst) in &index.anchors {
+                        if *asig == sig {
+                            let shift = (w[0] + 26 - afirst) % 26;
+                            if shift != 0 {
+                                shift_votes[shift as usize] =
+                                    shift_votes[shift as usize].saturating_add(1);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Text with rotated anchors ("ignore" under ROT13 is "vtaber"), their neighbours in
+    /// length, and other bytes between them.
+    fn rotated_words() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let word = prop_oneof![
+            (0usize..ROTATION_ANCHORS.len(), 0u8..26).prop_map(|(k, shift)| {
+                ROTATION_ANCHORS[k]
+                    .bytes()
+                    .map(|b| char::from((b - b'a' + shift) % 26 + b'a'))
+                    .collect::<String>()
+            }),
+            "[a-z]{1,14}",
+            "[A-Z0-9 .,é]{1,3}",
+        ];
+        proptest::collection::vec(word, 0..30).prop_map(|w| w.join(" "))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn votes_match_the_vector_signatures(s in rotated_words()) {
+            let index = RotationIndex::new();
+            let (mut got, mut want) = ([0u8; 26], [0u8; 26]);
+            index.vote(s.as_bytes(), &mut got);
+            vote_reference(&index, s.as_bytes(), &mut want);
+            proptest::prop_assert_eq!(got, want, "{:?}", s);
+        }
+    }
+
+    /// [`readable`] as it was: one pass over the characters per count.
+    fn readable_reference(bytes: &[u8]) -> Option<String> {
+        let s = std::str::from_utf8(bytes).ok()?;
+        let total = s.chars().count();
+        if total < 6 {
+            return None;
+        }
+        let invisible = s.chars().filter(|&c| is_invisible(c)).count();
+        let blank = s.chars().filter(|c| c.is_whitespace()).count() + invisible;
+        let good = s
+            .chars()
+            .filter(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_ascii_punctuation())
+            .count()
+            + invisible;
+        let spaces = s.chars().filter(|c| *c == ' ').count();
+        let letters = s.chars().filter(|c| c.is_alphabetic()).count();
+        let ink = total - blank;
+        (good * 100 >= total * 90 && letters * 3 >= ink && (spaces >= 1 || !s.is_ascii()))
+            .then(|| s.to_owned())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn readable_matches_the_counting_passes(
+            s in "([a-z]{1,6}|[A-Z0-9]|[ \t\n]|[!-/:-@]|\u{200B}|\u{2060}|\u{3000}|é|忽|\u{0301}|\u{7F}|\u{1F525}){0,40}"
+        ) {
+            proptest::prop_assert_eq!(readable(s.as_bytes()), readable_reference(s.as_bytes()), "{:?}", s);
         }
     }
 
