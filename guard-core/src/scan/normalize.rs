@@ -274,7 +274,7 @@ struct Folds {
 
 impl Folds {
     fn build() -> Self {
-        let ranges = [(0x80, 0x590), (0xFF00, 0xFFF0)];
+        let ranges = LANE_RANGES;
         let mut seqs = Vec::new();
         for &(lo, hi) in &ranges {
             for cp in lo..hi {
@@ -316,6 +316,91 @@ fn folds() -> &'static Folds {
     static FOLDS: std::sync::OnceLock<Folds> = std::sync::OnceLock::new();
     FOLDS.get_or_init(Folds::build)
 }
+
+/// What the general path of [`unfolded`] writes for one character of the blocks [`Folds`]
+/// caches (accented Latin, Greek, Cyrillic, fullwidth forms), when that is the same whatever
+/// came before it: worked out once, by running that path after every state it reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Lane {
+    bytes: [u8; 8],
+    len: u8,
+    /// `last_base_latin` afterwards.
+    latin_after: bool,
+    /// Whether it counts as a folded letter.
+    folded_letter: bool,
+}
+
+impl Lane {
+    fn of(c: char) -> Option<Self> {
+        // Characters the loop handles before the fold.
+        if is_tag(c) || is_invisible(c) || is_bidi_control(c) || is_bidi_mark(c) || c == '\r' {
+            return None;
+        }
+        let mut found: Option<Self> = None;
+        // What the fold reads: the accent state, and (for white space) the end of the output.
+        for prefix in ["", "x", " ", "\n", "\n\n"] {
+            for latin_before in [false, true] {
+                let mut out = String::from(prefix);
+                let mut map = OffsetMap::default();
+                map.push_n(prefix.len(), (0, 0));
+                let mut latin = latin_before;
+                let mut stats = UnicodeStats::default();
+                push_folded(c, (7, 9), &mut out, &mut map, &mut latin, &mut stats);
+                let added = out.strip_prefix(prefix)?.as_bytes();
+                // One map entry per output byte, each the character's own.
+                if map.get(out.len()).is_some()
+                    || (prefix.len()..out.len()).any(|i| map.get(i) != Some((7, 9)))
+                {
+                    return None;
+                }
+                let mut bytes = [0u8; 8];
+                bytes.get_mut(..added.len())?.copy_from_slice(added);
+                let this = Self {
+                    bytes,
+                    len: u8::try_from(added.len()).ok()?,
+                    latin_after: latin,
+                    folded_letter: stats.folded_letters == 1,
+                };
+                match found {
+                    Some(f) if f != this => return None,
+                    _ => found = Some(this),
+                }
+            }
+        }
+        found
+    }
+
+    /// The lane of `c`, if it has one.
+    fn get(c: char) -> Option<&'static Self> {
+        static LANES: std::sync::OnceLock<Vec<Option<Lane>>> = std::sync::OnceLock::new();
+        let lanes = LANES.get_or_init(|| {
+            LANE_RANGES
+                .iter()
+                .flat_map(|&(lo, hi)| lo..hi)
+                .map(|cp| char::from_u32(cp).and_then(Self::of))
+                .collect()
+        });
+        let cp = c as u32;
+        let mut offset = 0usize;
+        for &(lo, hi) in &LANE_RANGES {
+            if (lo..hi).contains(&cp) {
+                return lanes.get(offset + (cp - lo) as usize)?.as_ref();
+            }
+            offset += (hi - lo) as usize;
+        }
+        None
+    }
+
+    fn text(&self) -> &str {
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+}
+
+/// The blocks [`Folds`] caches and [`Lane`]s cover.
+const LANE_RANGES: [(u32, u32); 2] = [(0x80, 0x590), (0xFF00, 0xFFF0)];
 
 /// Keeps the first occurrence: it is what an operator looks at first.
 fn add_span(slot: &mut Option<Range<usize>>, r: Range<usize>) {
@@ -379,8 +464,8 @@ fn canonicalize_general(text: &str) -> Canonical {
     canonicalize_chars::<true>(text)
 }
 
-/// `ASCII_LANE`: printable ASCII and Han ideographs skip the checks that cannot apply to them
-/// (tests compare both settings on arbitrary text).
+/// `ASCII_LANE`: printable ASCII, Han ideographs and the characters with a [`Lane`] skip the
+/// checks that cannot apply to them (tests compare both settings on arbitrary text).
 fn canonicalize_chars<const ASCII_LANE: bool>(text: &str) -> Canonical {
     let mut canon = unfolded::<ASCII_LANE>(text);
     fold_confusables(&mut canon, text);
@@ -437,6 +522,20 @@ fn unfolded<const ASCII_LANE: bool>(text: &str) -> Canonical {
             out.push(c);
             map.push_n(c.len_utf8(), orig);
             continue;
+        }
+        // Accented Latin, Greek, Cyrillic and fullwidth letters: what the branches below
+        // write for them, looked up.
+        if ASCII_LANE {
+            if let Some(lane) = Lane::get(c) {
+                in_tag_run = false;
+                prev_visible = Some(c);
+                last_cr = false;
+                last_base_latin = lane.latin_after;
+                out.push_str(lane.text());
+                map.push_n(usize::from(lane.len), orig);
+                stats.folded_letters += u32::from(lane.folded_letter);
+                continue;
+            }
         }
         if is_tag(c) {
             stats.tag_chars += 1;
@@ -1178,6 +1277,41 @@ mod tests {
         proptest::prop_assert_eq!(a.map.entries(), b.map.entries());
         proptest::prop_assert_eq!(format!("{:?}", a.stats), format!("{:?}", b.stats));
         Ok(())
+    }
+
+    /// Every character with a lane, in the contexts the general path reads (after a Latin
+    /// letter, a space, a line break, an accent, another script; before an accent).
+    #[test]
+    fn lanes_write_what_the_general_path_writes_for_every_character() {
+        let mut with_lane = 0usize;
+        for cp in LANE_RANGES.iter().flat_map(|&(lo, hi)| lo..hi) {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            with_lane += usize::from(Lane::get(c).is_some());
+            for before in ["", "a", "a ", "x\n", "é", "\u{0435}", "\u{0301}", "1", "忽"] {
+                for after in ["", "\u{0301}", "b", " "] {
+                    let t = format!("{before}{c}{after}");
+                    let (fast, general) = (
+                        canonicalize_chars::<true>(&t),
+                        canonicalize_chars::<false>(&t),
+                    );
+                    assert_eq!(fast.text, general.text, "U+{cp:04X} in {t:?}");
+                    assert_eq!(
+                        fast.map.entries(),
+                        general.map.entries(),
+                        "U+{cp:04X} in {t:?}"
+                    );
+                    assert_eq!(
+                        format!("{:?}", fast.stats),
+                        format!("{:?}", general.stats),
+                        "U+{cp:04X}"
+                    );
+                }
+            }
+        }
+        // Most of the blocks have lanes (a lane that never applies would pass the above).
+        assert!(with_lane > 1000, "{with_lane}");
     }
 
     proptest::proptest! {
