@@ -90,6 +90,7 @@ impl ShapeFeatures {
 /// `(is_alphabetic, is_uppercase, is_alphanumeric)` of `c`, without the Unicode table searches
 /// for ASCII, the Latin, Greek and Cyrillic blocks and Han ideographs (Alphabetic, caseless),
 /// most of the characters of most texts. The normaliser's word splitting uses it too.
+#[inline]
 pub(crate) fn letter_class(c: char) -> (bool, bool, bool) {
     if c.is_ascii() {
         let alpha = c.is_ascii_alphabetic();
@@ -283,7 +284,10 @@ impl Counts {
             if let Some(h) = hist.get_mut((c as usize) % 61 + 3) {
                 *h += 1;
             }
-            i += ascii_prefix(bytes.get(i..).unwrap_or(&[]));
+            // Inside a word of a non-Latin script the next character is not ASCII either.
+            if bytes.get(i).is_some_and(u8::is_ascii) {
+                i += ascii_prefix(bytes.get(i..).unwrap_or(&[]));
+            }
         }
         Self {
             len: bytes.len(),
