@@ -1178,8 +1178,12 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     let mut budget = DECODE_BUDGET.min(text.len().saturating_mul(2).max(4096));
     let joined = needs_joined(&canon.text, &trig, &masks);
     // When the canonical view is the lower-cased message byte for byte, the trigger pass saw
-    // the same white space, '%', '.' and '-' as the message itself.
-    let hints = canon.map.is_identity().then(|| trig.hints.clone());
+    // the same white space, '%', '.' and '-' as the message itself. Otherwise its hints still
+    // rule encodings out: normalisation keeps every printable ASCII byte, in order and beside
+    // the same neighbours (it only adds ASCII, from folded characters), so a message holding
+    // a run, a '%' or a Morse pair hands its canonical view the same.
+    let hints = (canon.map.is_identity() || trig.hints == EncodingHints::default())
+        .then(|| trig.hints.clone());
     let mut decoded = Vec::new();
     let mut encoded = Vec::new();
     decoded_views(
@@ -1691,6 +1695,19 @@ mod tests {
             }
         }
         assert_eq!(t.hints, EncodingHints::of(&c.text), "{text:?}");
+    }
+
+    proptest::proptest! {
+        /// What `build` relies on to skip the message's own hints.
+        #[test]
+        fn a_message_has_no_encoding_its_canonical_view_rules_out(
+            s in "([a-zA-Z0-9+/=_\\\\-]{1,20}|[ .%\n]{1,2}|é|\u{200B}|\u{FF21}|\u{FF05}|\u{0430}|\u{00A0}|忽|\u{E0041}|\u{202E}|\u{0301}|\u{1F525}){0,30}"
+        ) {
+            let c = canonicalize(&s);
+            if Triggers::of(c.text.as_bytes()).hints == EncodingHints::default() {
+                proptest::prop_assert_eq!(EncodingHints::of(&s), EncodingHints::default(), "{:?}", s);
+            }
+        }
     }
 
     #[test]
