@@ -808,6 +808,25 @@ fn canonicalize_ascii_collapsing(text: &str) -> Canonical {
 
 /// Single ASCII letter or digit a character is confusable with, if any.
 fn ascii_prototype(c: char) -> Option<char> {
+    // Greek and Cyrillic, the look-alikes the fold meets, worked out once: the skeleton's
+    // decompositions and table search were most of folding a word.
+    const CACHED: std::ops::Range<u32> = 0x370..0x530;
+    static TABLE: std::sync::OnceLock<Vec<Option<char>>> = std::sync::OnceLock::new();
+    if CACHED.contains(&(c as u32)) {
+        let table = TABLE.get_or_init(|| {
+            CACHED
+                .map(|cp| char::from_u32(cp).and_then(computed_ascii_prototype))
+                .collect()
+        });
+        return table
+            .get((c as u32 - CACHED.start) as usize)
+            .copied()
+            .flatten();
+    }
+    computed_ascii_prototype(c)
+}
+
+fn computed_ascii_prototype(c: char) -> Option<char> {
     let mut buf = [0u8; 4];
     let mut sk = unicode_security::confusable_detection::skeleton(c.encode_utf8(&mut buf));
     let first = sk.next()?;
@@ -1159,6 +1178,18 @@ mod tests {
         assert!(cached > 1500, "{cached}");
         assert_eq!(folds.get('a'), None);
         assert_eq!(folds.get('忽'), None);
+    }
+
+    #[test]
+    fn cached_prototypes_are_the_computed_ones() {
+        for c in (0x300..0x600).filter_map(char::from_u32) {
+            assert_eq!(
+                ascii_prototype(c),
+                computed_ascii_prototype(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     #[test]
