@@ -27,9 +27,22 @@ fn noisy_or(scores: impl Iterator<Item = f64>) -> f64 {
     1.0 - scores.fold(1.0, |acc, s| acc * (1.0 - s.clamp(0.0, 1.0)))
 }
 
-/// Keeps the maximum score per key; a handful of keys per message, so a vector beats hashing.
-fn max_into<K: PartialEq>(v: &mut Vec<(K, f64)>, key: K, score: f64) {
-    match v.iter_mut().find(|(k, _)| *k == key) {
+/// Rule names compared by address first: the same literal, almost always.
+fn same_rule(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+fn rule_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if std::ptr::eq(a, b) {
+        std::cmp::Ordering::Equal
+    } else {
+        a.cmp(b)
+    }
+}
+
+/// Keeps the maximum score per rule; a handful of rules per message, so a vector beats hashing.
+fn max_into(v: &mut Vec<(&'static str, f64)>, key: &'static str, score: f64) {
+    match v.iter_mut().find(|(k, _)| same_rule(k, key)) {
         Some((_, s)) => *s = s.max(score),
         None => v.push((key, score)),
     }
@@ -49,13 +62,18 @@ pub(crate) fn pattern_risk(items: &[Scored]) -> f64 {
     }
     // Sorted by segment, then rule, then score descending: the first of each (segment, rule)
     // is its maximum. O(n log n) however many findings a long message has.
-    per_segment.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)).then(b.2.total_cmp(&a.2)));
+    // Rules compared only within a segment (`then` compared them for every pair).
+    per_segment.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| rule_order(a.1, b.1))
+            .then_with(|| b.2.total_cmp(&a.2))
+    });
     let mut best_segment: f64 = 0.0;
     let mut current: Option<((usize, usize), &'static str)> = None;
     let mut keep = 1.0;
     for &(k, rule, score) in &per_segment {
         match current {
-            Some((ck, cr)) if ck == k && cr == rule => continue,
+            Some((ck, cr)) if ck == k && same_rule(cr, rule) => continue,
             Some((ck, _)) if ck == k => {}
             _ => {
                 best_segment = best_segment.max(1.0 - keep);
