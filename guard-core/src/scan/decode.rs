@@ -33,14 +33,15 @@ fn b64_value(b: u8) -> Option<u8> {
 
 /// Decodes standard or URL-safe base64, padding optional; `None` on a bad length.
 pub(crate) fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let body: Vec<u8> = s.iter().copied().filter(|&b| b != b'=').collect();
-    if body.len() % 4 == 1 {
+    // Padding is skipped where it stands (a copy of the run without it was a third of the cost).
+    let body = s.len() - s.iter().filter(|&&b| b == b'=').count();
+    if body % 4 == 1 {
         return None;
     }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let mut out = Vec::with_capacity(body * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0u32;
-    for b in body {
+    for &b in s.iter().filter(|&&b| b != b'=') {
         acc = (acc << 6) | u32::from(b64_value(b)?);
         bits += 6;
         if bits >= 8 {
@@ -620,6 +621,32 @@ mod tests {
             s in "([a-z]{1,6}|[A-Z0-9]|[ \t\n]|[!-/:-@]|\u{200B}|\u{2060}|\u{3000}|é|忽|\u{0301}|\u{7F}|\u{1F525}){0,40}"
         ) {
             proptest::prop_assert_eq!(readable(s.as_bytes()), readable_reference(s.as_bytes()), "{:?}", s);
+        }
+    }
+
+    /// [`base64_decode`] as it was: the run copied without its padding first.
+    fn base64_decode_reference(s: &[u8]) -> Option<Vec<u8>> {
+        let body: Vec<u8> = s.iter().copied().filter(|&b| b != b'=').collect();
+        if body.len() % 4 == 1 {
+            return None;
+        }
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for b in body {
+            acc = (acc << 6) | u32::from(b64_value(b)?);
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push(((acc >> bits) & 0xFF) as u8);
+            }
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base64_decoding_matches_the_copying_decoder(s in "[A-Za-z0-9+/=_-]{0,60}|[A-Za-z0-9=]{0,20}[ .!é][A-Za-z0-9=]{0,20}") {
+            proptest::prop_assert_eq!(base64_decode(s.as_bytes()), base64_decode_reference(s.as_bytes()));
         }
     }
 
