@@ -11,6 +11,7 @@ use super::classmask::le_word;
 use super::decode::RotationIndex;
 use super::fuse::{self, Scored};
 use super::learned::{LearnedDetector, LearnedModel};
+use super::normalize;
 use super::patterns::{self, replaced_ranges, Finding, Hit, Lexicon, Role, RuleSet};
 use super::segments::{segment_starts, segment_starts_derived};
 use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
@@ -451,6 +452,7 @@ impl Engine {
             Box::new(ShapeDetector { baseline }),
         ];
         let learned = learned.map(|model| LearnedDetector { model });
+        normalize::warm_tables();
         Ok(Self {
             lexicon: Lexicon::new()?,
             rotation: RotationIndex::new(),
