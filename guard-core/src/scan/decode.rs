@@ -338,29 +338,44 @@ const ROTATION_ANCHORS: &[&str] = &[
     "administrator",
 ];
 
-fn rotation_signature(word: &[u8]) -> Option<Vec<u8>> {
-    let mut sig = Vec::with_capacity(word.len());
-    for w in word.windows(2) {
-        let (a, b) = (*w.first()?, *w.get(1)?);
-        sig.push((b + 26 - a) % 26);
-    }
-    Some(sig)
+/// What a rotation leaves unchanged in a lower-case word: the differences mod 26 of
+/// neighbouring letters. Kept on the stack (a vector per word was most of a long message's
+/// cost in the decoder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Signature {
+    diffs: [u8; 11],
+    len: u8,
 }
 
-/// Anchors compiled once: (signature, first letter).
+/// The signature of a lower-case ASCII word of 2 to 12 letters (`None` otherwise).
+fn rotation_signature(word: &[u8]) -> Option<Signature> {
+    if !(2..=12).contains(&word.len()) {
+        return None;
+    }
+    let mut diffs = [0u8; 11];
+    for (d, pair) in diffs.iter_mut().zip(word.windows(2)) {
+        if let [a, b] = pair {
+            *d = (b + 26 - a) % 26;
+        }
+    }
+    Some(Signature {
+        diffs,
+        len: u8::try_from(word.len() - 1).ok()?,
+    })
+}
+
+/// Anchors compiled once: (signature, first letter's offset from 'a'). Anchors longer than
+/// the words looked at have none and are left out.
 #[derive(Debug)]
 pub(crate) struct RotationIndex {
-    anchors: Vec<(Vec<u8>, u8)>,
+    anchors: Vec<(Signature, u8)>,
 }
 
 impl RotationIndex {
     pub(crate) fn new() -> Self {
         let anchors = ROTATION_ANCHORS
             .iter()
-            .filter_map(|a| {
-                let w: Vec<u8> = a.bytes().map(|b| b - b'a').collect();
-                Some((rotation_signature(&w)?, *w.first()?))
-            })
+            .filter_map(|a| Some((rotation_signature(a.as_bytes())?, a.bytes().next()? - b'a')))
             .collect();
         Self { anchors }
     }
@@ -398,27 +413,18 @@ impl RotationIndex {
         })
     }
 
-    /// Adds a vote for each shift that turns a word of `bytes` into an anchor. The words'
-    /// signatures live on the stack: one allocation per word, and a comparison with every
-    /// anchor whatever its length, were most of a long message's cost here.
+    /// Adds a vote for each shift that turns a word of `bytes` into an anchor.
     fn vote(&self, bytes: &[u8], shift_votes: &mut [u8; 26]) {
         for word in bytes.split(|b| !b.is_ascii_lowercase()) {
             if !(6..=12).contains(&word.len()) {
                 continue;
             }
-            // The differences mod 26 of neighbouring letters, whatever their offset from 'a'.
-            let mut sig = [0u8; 11];
-            for (s, pair) in sig.iter_mut().zip(word.windows(2)) {
-                if let [a, b] = pair {
-                    *s = (b + 26 - a) % 26;
-                }
-            }
-            let Some(sig) = sig.get(..word.len() - 1) else {
+            let Some(sig) = rotation_signature(word) else {
                 continue;
             };
             let first = word.first().map_or(0, |f| f - b'a');
             for (asig, afirst) in &self.anchors {
-                if asig.as_slice() == sig {
+                if *asig == sig {
                     let shift = (first + 26 - afirst) % 26;
                     if shift != 0 {
                         if let Some(v) = shift_votes.get_mut(shift as usize) {
@@ -531,7 +537,8 @@ mod tests {
         }
     }
 
-    /// [`RotationIndex::vote`] as it was: a word found byte by byte, its signature in a vector.
+    /// [`RotationIndex::vote`] as it was: a word found byte by byte, its signature computed
+    /// in a vector.
     fn vote_reference(index: &RotationIndex, bytes: &[u8], shift_votes: &mut [u8; 26]) {
         let mut word_start = None;
         for (i, &b) in bytes
@@ -550,9 +557,9 @@ mod tests {
                     }
                     let word = &bytes[s..i];
                     let w: Vec<u8> = word.iter().map(|b| b - b'a').collect();
-                    let sig = rotation_signature(&w).unwrap();
+                    let sig: Vec<u8> = w.windows(2).map(|p| (p[1] + 26 - p[0]) % 26).collect();
                     for (asig, afirst) in &index.anchors {
-                        if *asig == sig {
+                        if asig.diffs[..usize::from(asig.len)] == sig[..] {
                             let shift = (w[0] + 26 - afirst) % 26;
                             if shift != 0 {
                                 shift_votes[shift as usize] =

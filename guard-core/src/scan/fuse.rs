@@ -28,7 +28,7 @@ fn noisy_or(scores: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Rule names compared by address first: the same literal, almost always.
-fn same_rule(a: &str, b: &str) -> bool {
+pub(crate) fn same_rule(a: &str, b: &str) -> bool {
     std::ptr::eq(a, b) || a == b
 }
 

@@ -267,16 +267,14 @@ fn is_unified_han(c: char) -> bool {
 /// use (Latin, Greek, Cyrillic, Armenian; fullwidth forms): the iterators cost far more than
 /// the answer.
 struct Folds {
-    ranges: [(u32, u32); 2],
-    /// Per code point of the ranges, in order: up to four characters (`None`: not cached).
+    /// Per code point of [`LANE_RANGES`], in order: up to four characters (`None`: not cached).
     seqs: Vec<Option<([char; 4], u8)>>,
 }
 
 impl Folds {
     fn build() -> Self {
-        let ranges = LANE_RANGES;
         let mut seqs = Vec::new();
-        for &(lo, hi) in &ranges {
+        for &(lo, hi) in &LANE_RANGES {
             for cp in lo..hi {
                 let Some(c) = char::from_u32(cp) else {
                     seqs.push(None);
@@ -295,21 +293,26 @@ impl Folds {
                 seqs.push((fits && n <= 4).then_some((buf, n as u8)));
             }
         }
-        Self { ranges, seqs }
+        Self { seqs }
     }
 
     fn get(&self, c: char) -> Option<&[char]> {
-        let cp = c as u32;
-        let mut offset = 0usize;
-        for &(lo, hi) in &self.ranges {
-            if (lo..hi).contains(&cp) {
-                let (seq, n) = self.seqs.get(offset + (cp - lo) as usize)?.as_ref()?;
-                return seq.get(..usize::from(*n));
-            }
-            offset += (hi - lo) as usize;
-        }
-        None
+        let (seq, n) = self.seqs.get(lane_index(c)?)?.as_ref()?;
+        seq.get(..usize::from(*n))
     }
+}
+
+/// Where `c` sits in a table with one entry per code point of [`LANE_RANGES`].
+fn lane_index(c: char) -> Option<usize> {
+    let cp = c as u32;
+    let mut offset = 0usize;
+    for &(lo, hi) in &LANE_RANGES {
+        if (lo..hi).contains(&cp) {
+            return Some(offset + (cp - lo) as usize);
+        }
+        offset += (hi - lo) as usize;
+    }
+    None
 }
 
 fn folds() -> &'static Folds {
@@ -380,15 +383,7 @@ impl Lane {
                 .map(|cp| char::from_u32(cp).and_then(Self::of))
                 .collect()
         });
-        let cp = c as u32;
-        let mut offset = 0usize;
-        for &(lo, hi) in &LANE_RANGES {
-            if (lo..hi).contains(&cp) {
-                return lanes.get(offset + (cp - lo) as usize)?.as_ref();
-            }
-            offset += (hi - lo) as usize;
-        }
-        None
+        lanes.get(lane_index(c)?)?.as_ref()
     }
 
     fn text(&self) -> &str {
