@@ -80,7 +80,7 @@ impl ShapeFeatures {
                 letters,
                 chars: bytes.len(),
                 words,
-                hist: ascii_histogram(bytes),
+                hist: low_six_histogram(bytes),
             }
             .features(counts),
         )
@@ -195,35 +195,30 @@ pub(crate) fn ascii_prefix(bytes: &[u8]) -> usize {
         .unwrap_or(bytes.len() - n)
 }
 
-/// The histogram bucket of each byte: `b & 63` for ASCII, and for the bytes of longer
-/// characters a 65th bucket that is dropped (one load: the index computed from the byte was
-/// four instructions in the loop below).
-const BUCKET: [u8; 256] = {
-    let mut t = [64u8; 256];
-    let mut rest: &mut [u8] = &mut t;
-    let mut b = 0u8;
-    while b < 128 {
-        if let [first, tail @ ..] = rest {
-            *first = b & 63;
-            rest = tail;
-        }
-        b += 1;
-    }
-    t
-};
-
-/// Histogram of `b & 63` over the ASCII bytes of `bytes`. Four tables take turns so that
-/// nearby bytes in the same bucket do not wait on each other's stores.
-fn ascii_histogram(bytes: &[u8]) -> [u32; 64] {
-    let mut four = [[0u32; 65]; 4];
-    for (k, &b) in bytes.iter().enumerate() {
-        let bucket = BUCKET.get(usize::from(b)).copied().unwrap_or(64);
-        if let Some(h) = four
-            .get_mut(k & 3)
-            .and_then(|h| h.get_mut(usize::from(bucket)))
-        {
+/// Histogram of `b & 63` over every byte of `bytes`, those of longer characters included
+/// (callers take those back out). Four tables take turns, fixed by the byte's place in a
+/// group of four, so that nearby bytes in the same bucket do not wait on each other's stores;
+/// `& 63` needs no bounds check and no table lookup (a bucket table read per byte, and the
+/// turn computed from the index, were half the loop).
+fn low_six_histogram(bytes: &[u8]) -> [u32; 64] {
+    fn bump(t: &mut [u32; 64], b: u8) {
+        if let Some(h) = t.get_mut(usize::from(b & 63)) {
             *h = h.wrapping_add(1);
         }
+    }
+    let mut four = [[0u32; 64]; 4];
+    let [t0, t1, t2, t3] = &mut four;
+    let mut groups = bytes.chunks_exact(4);
+    for g in groups.by_ref() {
+        if let [a, b, c, d] = *g {
+            bump(t0, a);
+            bump(t1, b);
+            bump(t2, c);
+            bump(t3, d);
+        }
+    }
+    for &b in groups.remainder() {
+        bump(t0, b);
     }
     let mut hist = [0u32; 64];
     for (i, h) in hist.iter_mut().enumerate() {
@@ -262,7 +257,8 @@ impl Counts {
         // Counts an ASCII letter or digit right after a longer character as a word start;
         // corrected below when that character is itself a letter or digit.
         let mut words = word_starts(bytes, false);
-        let mut hist = ascii_histogram(bytes);
+        // Every byte counted; each longer character's bytes are taken back out below.
+        let mut hist = low_six_histogram(bytes);
         let mut i = ascii_prefix(bytes);
         // Whether the character before `i` is a letter or digit, when it is not ASCII.
         let mut prev_wide_alnum = false;
@@ -276,7 +272,13 @@ impl Counts {
             letters += usize::from(alpha);
             upper += usize::from(alpha && is_upper);
             words += usize::from(alnum && !before);
-            i += c.len_utf8();
+            let n = c.len_utf8();
+            for &b in bytes.get(i..i + n).unwrap_or(&[]) {
+                if let Some(h) = hist.get_mut(usize::from(b & 63)) {
+                    *h = h.wrapping_sub(1);
+                }
+            }
+            i += n;
             if alnum && bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
                 words -= 1;
             }
