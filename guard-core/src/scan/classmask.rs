@@ -105,6 +105,41 @@ fn transpose8(mut x: u64) -> u64 {
     x ^ t ^ (t << 28)
 }
 
+/// Eight bytes' classes side by side: byte `k` holds the classes of `eight[k]`.
+#[inline(always)]
+fn class_word(eight: &[u8; 8]) -> u64 {
+    u64::from_le_bytes(eight.map(|b| CLASSES.get(usize::from(b)).copied().unwrap_or(0)))
+}
+
+/// Transposes an 8×8 byte matrix held in eight words: byte `c` of `w[j]` moves to byte `j` of
+/// `w[c]`. After [`transpose8`] of each eight bytes' class word (byte `c` of `w[j]` = class `c`
+/// of bytes `8j..8j + 8`), this leaves the block's mask of class `c` in `w[c]`: three rounds of
+/// swaps for all classes at once, instead of a shift and mask per class and group.
+#[inline(always)]
+fn transpose_bytes(w: &mut [u64; CLASS_COUNT]) {
+    /// Swaps the `lo`-masked half of `b` with the other half of `a`, `sh` bits apart.
+    fn swap(a: u64, b: u64, sh: u32, lo: u64) -> (u64, u64) {
+        ((a & lo) | ((b & lo) << sh), ((a >> sh) & lo) | (b & !lo))
+    }
+    const L32: u64 = 0x0000_0000_FFFF_FFFF;
+    const L16: u64 = 0x0000_FFFF_0000_FFFF;
+    const L8: u64 = 0x00FF_00FF_00FF_00FF;
+    let [w0, w1, w2, w3, w4, w5, w6, w7] = *w;
+    let (a0, a4) = swap(w0, w4, 32, L32);
+    let (a1, a5) = swap(w1, w5, 32, L32);
+    let (a2, a6) = swap(w2, w6, 32, L32);
+    let (a3, a7) = swap(w3, w7, 32, L32);
+    let (b0, b2) = swap(a0, a2, 16, L16);
+    let (b1, b3) = swap(a1, a3, 16, L16);
+    let (b4, b6) = swap(a4, a6, 16, L16);
+    let (b5, b7) = swap(a5, a7, 16, L16);
+    let (c0, c1) = swap(b0, b1, 8, L8);
+    let (c2, c3) = swap(b2, b3, 8, L8);
+    let (c4, c5) = swap(b4, b5, 8, L8);
+    let (c6, c7) = swap(b6, b7, 8, L8);
+    *w = [c0, c1, c2, c3, c4, c5, c6, c7];
+}
+
 /// The class masks of one text: per block of 64 bytes, one mask per class; bit `i` of a
 /// block's mask is byte `64·block + i`. Bits past the end are zero.
 #[derive(Debug)]
@@ -117,20 +152,29 @@ impl ClassMasks {
     /// Masks of `bytes` (meant for ASCII; bytes ≥ 0x80 belong to no class).
     pub(crate) fn of(bytes: &[u8]) -> Self {
         let mut blocks = Vec::with_capacity(bytes.len().div_ceil(64));
-        for chunk in bytes.chunks(64) {
+        let mut chunks = bytes.chunks_exact(64);
+        for chunk in chunks.by_ref() {
             let mut m = [0u64; CLASS_COUNT];
-            for (j, eight) in chunk.chunks(8).enumerate() {
-                // Eight bytes' classes side by side, then transposed: byte `c` of `t` holds
-                // class `c` of the eight positions.
-                let mut x = 0u64;
-                for (k, &b) in eight.iter().enumerate() {
-                    x |= u64::from(CLASSES.get(usize::from(b)).copied().unwrap_or(0)) << (8 * k);
-                }
-                let t = transpose8(x);
-                for (c, mask) in m.iter_mut().enumerate() {
-                    *mask |= ((t >> (8 * c)) & 0xFF) << (8 * j);
+            for (slot, eight) in m.iter_mut().zip(chunk.chunks_exact(8)) {
+                if let Some(e) = eight.first_chunk::<8>() {
+                    *slot = transpose8(class_word(e));
                 }
             }
+            transpose_bytes(&mut m);
+            blocks.push(m);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut m = [0u64; CLASS_COUNT];
+            for (slot, eight) in m.iter_mut().zip(rest.chunks(8)) {
+                // Padded with a byte of no class: bits past the end stay zero.
+                let mut e = [0x80u8; 8];
+                for (d, s) in e.iter_mut().zip(eight) {
+                    *d = *s;
+                }
+                *slot = transpose8(class_word(&e));
+            }
+            transpose_bytes(&mut m);
             blocks.push(m);
         }
         Self {
@@ -227,6 +271,32 @@ mod tests {
                 assert_eq!(got, want, "class {class} at {i} ({b})");
             }
             assert_eq!(m.window(4).get(class) & !m.inside(4), 0);
+        }
+    }
+
+    /// Every byte value, at every offset within a block and every length of a last partial
+    /// block: each bit is that byte's class, and nothing is set past the end.
+    #[test]
+    fn masks_hold_each_bytes_classes_at_every_length() {
+        let text: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).chain(0..=99).collect();
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 200, 511, text.len()] {
+            let bytes = &text[..len];
+            let m = ClassMasks::of(bytes);
+            assert_eq!(m.blocks.len(), len.div_ceil(64));
+            for (b, block) in m.blocks.iter().enumerate() {
+                for (class, &mask) in block.iter().enumerate() {
+                    for bit in 0..64 {
+                        let want = bytes
+                            .get(b * 64 + bit)
+                            .is_some_and(|&x| CLASSES[usize::from(x)] >> class & 1 == 1);
+                        assert_eq!(
+                            mask >> bit & 1 == 1,
+                            want,
+                            "len {len} block {b} class {class} bit {bit}"
+                        );
+                    }
+                }
+            }
         }
     }
 
