@@ -183,20 +183,23 @@ impl ClassMasks {
         }
     }
 
-    /// Block `b` with its neighbours, for questions about adjacent bytes.
-    pub(crate) fn window(&self, b: usize) -> Window {
-        const NONE: [u64; CLASS_COUNT] = [0; CLASS_COUNT];
-        let block = |k: Option<usize>| k.and_then(|k| self.blocks.get(k)).copied();
+    /// Block `b` with its neighbours, for questions about adjacent bytes. Borrowed, not
+    /// copied: most questions read two or three of the 24 words.
+    #[inline]
+    pub(crate) fn window(&self, b: usize) -> Window<'_> {
+        static NONE: [u64; CLASS_COUNT] = [0; CLASS_COUNT];
+        let block = |k: Option<usize>| k.and_then(|k| self.blocks.get(k)).unwrap_or(&NONE);
         Window {
-            prev: block(b.checked_sub(1)).unwrap_or(NONE),
-            cur: block(Some(b)).unwrap_or(NONE),
-            next: block(Some(b + 1)).unwrap_or(NONE),
+            prev: block(b.checked_sub(1)),
+            cur: block(Some(b)),
+            next: block(Some(b + 1)),
             inside: self.inside(b),
             next_inside: self.inside(b + 1),
         }
     }
 
     /// Bits of block `b` that lie inside the text.
+    #[inline]
     pub(crate) fn inside(&self, b: usize) -> u64 {
         let start = b * 64;
         match self.len.saturating_sub(start) {
@@ -209,16 +212,16 @@ impl ClassMasks {
 
 /// One block's masks beside its neighbours'.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Window {
-    prev: [u64; CLASS_COUNT],
-    cur: [u64; CLASS_COUNT],
-    next: [u64; CLASS_COUNT],
+pub(crate) struct Window<'a> {
+    prev: &'a [u64; CLASS_COUNT],
+    cur: &'a [u64; CLASS_COUNT],
+    next: &'a [u64; CLASS_COUNT],
     /// Bits of this block, and of the next, that lie inside the text.
     pub inside: u64,
     pub next_inside: u64,
 }
 
-impl Window {
+impl Window<'_> {
     /// Class `class` of this block.
     pub(crate) fn get(&self, class: usize) -> u64 {
         self.cur.get(class).copied().unwrap_or(0)

@@ -1161,7 +1161,7 @@ fn dot_dash(bytes: &[u8]) -> bool {
 }
 
 /// Letters that are a whole token between `JOIN_SEP` separators (or the text's ends).
-fn single_letter_tokens(w: &Window, first: u64, last: u64) -> u64 {
+fn single_letter_tokens(w: &Window<'_>, first: u64, last: u64) -> u64 {
     let sep_before = w.before(JOIN_SEP, 1) | first;
     let sep_after = w.after(JOIN_SEP) | last;
     w.get(ALPHA) & sep_before & sep_after & w.inside
