@@ -993,19 +993,36 @@ impl Triggers {
         t.odd_vowels |= odd(letters, vowels);
         t.singles = singles.min(4) as usize;
         // Runs of one-letter tokens need four of them to matter; most texts have fewer.
+        // Token starts are events, one-letter tokens the single ones; a run is extended by a
+        // single token whose previous event is single too. Visiting only the single ones
+        // (English has an "I" or "a" every few sentences, and every other token started an
+        // event that could not be predicted to reset the run).
         if single_tokens >= 4 {
             let mut run = 0u32;
+            // Whether the last event before this block was a single token.
+            let mut last_single = false;
             for b in 0..m.blocks.len() {
                 let w = m.window(b);
                 let single = single_letter_tokens(&w, first_bit(b), last_bit(b));
                 let sep_before = w.before(JOIN_SEP, 1) | first_bit(b);
                 let other = !w.get(JOIN_SEP) & w.inside & sep_before & !single;
-                let mut events = single | other;
-                while events != 0 {
-                    let bit = events & events.wrapping_neg();
-                    events &= events - 1;
-                    run = if single & bit != 0 { run + 1 } else { 0 };
+                let events = single | other;
+                let is_single = |below: u64| single >> (63 - below.leading_zeros()) & 1 == 1;
+                let mut singles = single;
+                while singles != 0 {
+                    let at = singles.trailing_zeros();
+                    singles &= singles - 1;
+                    let below = events & ((1u64 << at) - 1);
+                    let prev_single = if below == 0 {
+                        last_single
+                    } else {
+                        is_single(below)
+                    };
+                    run = if prev_single { run + 1 } else { 1 };
                     t.spaced_letters |= run >= 4;
+                }
+                if events != 0 {
+                    last_single = is_single(events);
                 }
             }
         }
