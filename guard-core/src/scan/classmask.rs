@@ -198,6 +198,17 @@ impl ClassMasks {
         }
     }
 
+    /// The first position at or after `from` in class `class`.
+    pub(crate) fn next_set(&self, class: usize, from: usize) -> Option<usize> {
+        let mut b = from / 64;
+        let mut m = self.blocks.get(b)?.get(class)? & (u64::MAX << (from % 64));
+        while m == 0 {
+            b += 1;
+            m = *self.blocks.get(b)?.get(class)?;
+        }
+        Some(b * 64 + m.trailing_zeros() as usize)
+    }
+
     /// Bits of block `b` that lie inside the text.
     #[inline]
     pub(crate) fn inside(&self, b: usize) -> u64 {
@@ -300,6 +311,18 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn next_set_is_the_next_position_of_the_class() {
+        let text: Vec<u8> = (0..300u32)
+            .map(|i| if i % 37 == 5 || i == 64 { b'3' } else { b'a' })
+            .collect();
+        let m = ClassMasks::of(&text);
+        for from in 0..=text.len() + 2 {
+            let want = (from..text.len()).find(|&i| text[i] == b'3');
+            assert_eq!(m.next_set(LEET, from), want, "from {from}");
         }
     }
 

@@ -105,7 +105,7 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
     if !leet_touches_a_letter(c.text.as_bytes()) {
         return None;
     }
-    leet_fold(c, &[]).map(|(i, l)| match l {
+    leet_fold(c, &[], None).map(|(i, l)| match l {
         Some(l) if one == b'l' => l,
         _ => i,
     })
@@ -116,17 +116,26 @@ fn leet_view(c: &Canonical, one: u8) -> Option<View> {
 /// "i", and the reading as "l" when some "1" was folded (the two differ only there, so the
 /// second is the first with those bytes patched, not a second pass). Words overlapping `skip`
 /// (byte ranges of the message, sorted and disjoint) are left alone.
-fn leet_fold(c: &Canonical, skip: &[Range<usize>]) -> Option<(View, Option<View>)> {
+fn leet_fold(
+    c: &Canonical,
+    skip: &[Range<usize>],
+    masks: Option<&ClassMasks>,
+) -> Option<(View, Option<View>)> {
     let bytes = c.text.as_bytes();
-    // Only a word holding a leet character can change: jump from one such word to the next.
+    // Only a word holding a leet character can change: jump from one such word to the next,
+    // found in the class masks when they are the text's (the same test as `is_leet`).
+    let masks = masks.filter(|m| m.len == bytes.len());
+    let next_leet = |from: usize| match masks {
+        Some(m) => m.next_set(LEET, from),
+        None => bytes
+            .get(from..)
+            .and_then(|r| r.iter().position(|&b| is_leet(b)))
+            .map(|p| from + p),
+    };
     let mut out: Option<Vec<u8>> = None;
     let mut ones = Vec::new();
     let mut from = 0;
-    while let Some(p) = bytes
-        .get(from..)
-        .and_then(|r| r.iter().position(|&b| is_leet(b)))
-    {
-        let at = from + p;
+    while let Some(at) = next_leet(from) {
         let start = bytes
             .get(..at)
             .and_then(|r| r.iter().rposition(u8::is_ascii_whitespace))
@@ -486,6 +495,7 @@ fn respace(c: &Canonical, original: &str) -> Option<Canonical> {
 /// for every message carrying a payload).
 fn repaired(
     c: &Canonical,
+    masks: &ClassMasks,
     original: &str,
     trig: &Triggers,
     joined: bool,
@@ -518,7 +528,8 @@ fn repaired(
     if leet {
         // Offsets of a repaired text are not the message's: only the canonical view skips.
         let skip = if fixed.is_some() { &[][..] } else { encoded };
-        if let Some((v, as_l)) = leet_fold(base, skip) {
+        let masks = fixed.is_none().then_some(masks);
+        if let Some((v, as_l)) = leet_fold(base, skip, masks) {
             out.push(v);
             out.extend(as_l);
         }
@@ -555,7 +566,7 @@ fn append_repaired(c: &mut Canonical, original: &str) {
     let masks = ClassMasks::of(c.text.as_bytes());
     let trig = Triggers::of_masks(c.text.as_bytes(), &masks);
     let joined = needs_joined(&c.text, &trig, &masks);
-    for v in repaired(c, original, &trig, joined, &[]) {
+    for v in repaired(c, &masks, original, &trig, joined, &[]) {
         c.text.push('\n');
         c.text.push_str(&v.text);
     }
@@ -1213,7 +1224,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
         &mut encoded,
     );
     let encoded = disjoint(encoded);
-    views.extend(repaired(&canon, text, &trig, joined, &encoded));
+    views.extend(repaired(&canon, &masks, text, &trig, joined, &encoded));
     if let Some(v) = joined_view(&canon, joined) {
         views.push(v);
     }
@@ -1580,9 +1591,17 @@ mod tests {
         }
     }
 
-    /// Outside e-mail addresses, the word-by-word leet view is the plain one.
+    /// Outside e-mail addresses, the word-by-word leet view is the plain one; and it is the
+    /// same whether the leet characters come from the class masks or from the byte search.
     fn leet_agrees(text: &str) {
         let c = canonicalize(text);
+        let texts = |f: Option<(View, Option<View>)>| f.map(|(i, l)| (i.text, l.map(|l| l.text)));
+        let masks = ClassMasks::of(c.text.as_bytes());
+        assert_eq!(
+            texts(leet_fold(&c, &[], Some(&masks))),
+            texts(leet_fold(&c, &[], None)),
+            "{text:?}"
+        );
         let has_address = c
             .text
             .split(|ch: char| ch.is_ascii_whitespace())
