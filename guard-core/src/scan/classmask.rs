@@ -94,6 +94,21 @@ pub(crate) fn le_word(bytes: &[u8]) -> u64 {
         .fold(0u64, |a, &b| (a << 8) | u64::from(b))
 }
 
+/// Bit `k` set when byte `k` of `block` (at most 64 bytes) begins a character outside ASCII:
+/// its top two bits are set.
+pub(crate) fn lead_bytes(block: &[u8]) -> u64 {
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    let mut m = 0u64;
+    for (j, eight) in block.chunks(8).enumerate().take(8) {
+        let w = le_word(eight);
+        // The top bit of each lead byte moved to its byte's lowest bit, then the eight
+        // gathered into the top byte by one multiplication (no two products overlap).
+        let lead = (w & (w << 1) & TOP) >> 7;
+        m |= (lead.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * j);
+    }
+    m
+}
+
 /// Transposes an 8×8 bit matrix held in a `u64` (row `r` = byte `r`): bit `8r + c` moves to
 /// bit `8c + r` (Hacker's Delight, 7-3).
 fn transpose8(mut x: u64) -> u64 {
@@ -323,6 +338,19 @@ mod tests {
         for from in 0..=text.len() + 2 {
             let want = (from..text.len()).find(|&i| text[i] == b'3');
             assert_eq!(m.next_set(LEET, from), want, "from {from}");
+        }
+    }
+
+    #[test]
+    fn lead_bytes_mark_where_longer_characters_begin() {
+        let text = "aé忽🔥b\u{0301}xyz ñ".repeat(5);
+        for block in text.as_bytes().chunks(64) {
+            let want = block
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b >= 0xC0)
+                .fold(0u64, |m, (k, _)| m | 1 << k);
+            assert_eq!(lead_bytes(block), want);
         }
     }
 

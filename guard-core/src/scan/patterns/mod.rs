@@ -18,7 +18,7 @@ use aho_corasick::nfa::contiguous;
 use aho_corasick::PatternID;
 use aho_corasick::{Anchored, Input, MatchKind, StartKind};
 
-use super::classmask::{ClassMasks, ALPHA, DIGIT, MARK, MARK_BYTES};
+use super::classmask::{lead_bytes, ClassMasks, ALPHA, DIGIT, MARK, MARK_BYTES};
 use super::normalize::canonicalize;
 use super::shape::ascii_prefix;
 use super::ScanError;
@@ -166,6 +166,9 @@ pub(crate) struct Lexicon {
     starts_anywhere: [bool; 256],
     /// Whether every such byte is in the `MARK` class, so class masks can find the places.
     marks_cover: bool,
+    /// The same for every phrase, those holding characters outside ASCII too ("[系统]"):
+    /// class masks can find the places of any text.
+    marks_cover_all: bool,
     info: Vec<PatternInfo>,
     /// Bytes in the longest phrase: how far ahead a match decision can read.
     max_len: usize,
@@ -413,6 +416,11 @@ impl Lexicon {
                 *f = true;
             }
         }
+        let marks_cover_all = (0..128u8).all(|b| {
+            b.is_ascii_alphanumeric()
+                || !first_bytes.get(usize::from(b)).copied().unwrap_or(false)
+                || MARK_BYTES.contains(&b)
+        });
         let mut only_ascii_after = [false; 256];
         for (b, o) in only_ascii_after.iter_mut().enumerate().take(128) {
             *o = !phrases
@@ -439,6 +447,7 @@ impl Lexicon {
             phrases: phrases.clone(),
             starts_anywhere,
             marks_cover,
+            marks_cover_all,
             info,
             max_len,
             phrase_chars,
@@ -535,6 +544,40 @@ impl Lexicon {
             }
             prev_word = word;
             at += len;
+        }
+    }
+
+    /// [`Lexicon::find_any`] with its places taken from the class masks of `text` (`m`) and
+    /// the lead bytes of its longer characters, instead of a test at every character: ASCII
+    /// word starts and marker punctuation as in [`Lexicon::find_ascii`], then the character
+    /// before a word start, or the character at and before a longer one, read only there.
+    fn find_any_masked(&self, text: &str, m: &ClassMasks, out: &mut Vec<Hit>) {
+        let bytes = text.as_bytes();
+        let mut next_free = 0usize;
+        for (b, block) in bytes.chunks(64).enumerate() {
+            let w = m.window(b);
+            let alnum = w.get(ALPHA) | w.get(DIGIT);
+            let before = w.before(ALPHA, 1) | w.before(DIGIT, 1);
+            let mut places = (alnum & !before) | w.get(MARK) | lead_bytes(block);
+            while places != 0 {
+                let at = b * 64 + places.trailing_zeros() as usize;
+                places &= places - 1;
+                let Some(&first) = bytes.get(at) else {
+                    break;
+                };
+                if at < next_free || !self.begins_phrase(first) {
+                    continue;
+                }
+                let after_wide = at > 0 && bytes.get(at - 1).is_some_and(|p| !p.is_ascii());
+                let place = if first.is_ascii_alphanumeric() {
+                    !(after_wide && word_before(text, at))
+                } else {
+                    first.is_ascii() || !(word_at(text, at) && word_before(text, at))
+                };
+                if place {
+                    next_free = self.walk_any(text, at, first, out).unwrap_or(next_free);
+                }
+            }
         }
     }
 
@@ -666,10 +709,12 @@ impl Lexicon {
         out: &mut Vec<Hit>,
     ) {
         if boundaries {
-            return if self.walkable(text) {
-                self.find_ascii(text, masks, out)
-            } else {
-                self.find_any(text, out)
+            if self.walkable(text) {
+                return self.find_ascii(text, masks, out);
+            }
+            return match masks.filter(|m| self.marks_cover_all && m.len == text.len()) {
+                Some(m) => self.find_any_masked(text, m, out),
+                None => self.find_any(text, out),
             };
         }
         // Without boundaries any byte may start a phrase: the unanchored search.
