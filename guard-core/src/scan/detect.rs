@@ -13,7 +13,7 @@ use super::fuse::{self, Scored};
 use super::learned::{LearnedDetector, LearnedModel};
 use super::normalize;
 use super::patterns::{self, replaced_ranges, Finding, Hit, Lexicon, Role, RuleSet};
-use super::segments::{segment_starts, segment_starts_derived};
+use super::segments::{segment_starts, segment_starts_derived, segment_starts_masked};
 use super::shape::{PatternCounts, ShapeBaseline, ShapeFeatures, SHAPE_WEIGHT};
 use super::views::{self, ViewKind, Views};
 use super::{ScanError, Signal, Source};
@@ -487,7 +487,10 @@ impl Engine {
                     };
                     self.lexicon.find(&v.text, v.boundaries, masks, &mut h);
                     if v.boundaries {
-                        segment_starts(&v.text)
+                        match masks {
+                            Some(m) => segment_starts_masked(&v.text, m),
+                            None => segment_starts(&v.text),
+                        }
                     } else {
                         vec![0]
                     }
