@@ -95,10 +95,11 @@ fn starts_from(text: &str, masks: Option<&ClassMasks>) -> Vec<usize> {
     match masks {
         Some(m) => {
             let mut semicolons = memchr::memchr_iter(b';', bytes).peekable();
+            let wide = !bytes.is_ascii();
             for (b, block) in bytes.chunks(64).enumerate() {
                 let w = m.window(b);
-                let mut candidates =
-                    w.get(STOP) | (w.get(LEET) & !w.get(DIGIT)) | lead_bytes(block);
+                let leads = if wide { lead_bytes(block) } else { 0 };
+                let mut candidates = w.get(STOP) | (w.get(LEET) & !w.get(DIGIT)) | leads;
                 while let Some(i) = semicolons.next_if(|&i| i < b * 64 + 64) {
                     candidates |= 1 << (i - b * 64);
                 }
