@@ -174,32 +174,27 @@ fn words(text: &str, f: &mut impl FnMut(Occurrence)) {
     }
 }
 
+/// What receives the hashes of [`for_each_hash_ascii`]. A struct holding its running values
+/// (not a closure holding references to the caller's): the hot loop then keeps them in
+/// registers instead of reading and writing memory per feature.
+pub(crate) trait HashSink {
+    fn take(&mut self, hash: u64);
+}
+
 /// The hashes [`for_each`] produces for ASCII `text`, in another order and without spans: what
 /// inference needs, since it only sums weights. One pass over the bytes; the word and pair
 /// hashes grow as the bytes arrive instead of re-reading each word. The tests compare the
 /// multisets of both paths.
-pub(crate) fn for_each_hash_ascii<F: FnMut(u64)>(text: &[u8], mut f: F) {
-    let f = &mut f;
+pub(crate) fn for_each_hash_ascii<F: HashSink>(text: &[u8], f: &mut F) {
     // The stream the character n-grams read (runs of non-word bytes as one space, a space at
     // both ends) goes through a stack buffer; the n-grams of each start are then hashed in a
     // loop whose iterations do not depend on each other, so the multiply chains of several
     // starts overlap instead of waiting on one another.
-    let mut buf = [0u8; STREAM_CHUNK + MAX_GRAM];
-    let mut len = 0usize;
-    let mut push = |c: u8, f: &mut F| {
-        const KEEP: usize = MAX_GRAM - 1;
-        const FULL: usize = STREAM_CHUNK + MAX_GRAM;
-        if len == FULL {
-            // Starts whose five characters are all here; the last four characters stay.
-            grams_of_starts(&buf, FULL - KEEP, f);
-            buf.copy_within(FULL - KEEP.., 0);
-            len = KEEP;
-        }
-        if let Some(slot) = buf.get_mut(len) {
-            *slot = c;
-        }
-        len += 1;
+    let mut stream = Stream {
+        buf: [0u8; STREAM_CHUNK + MAX_GRAM],
+        len: 0,
     };
+    let mut push = |c: u8, f: &mut F| stream.push(c, f);
     push(b' ', f);
     let mut prev_space = true;
     // Word, first-of-pair and second-of-pair hashes of the current word.
@@ -229,7 +224,8 @@ pub(crate) fn for_each_hash_ascii<F: FnMut(u64)>(text: &[u8], mut f: F) {
         push(b' ', f);
     }
     // The last starts have fewer than five characters after them.
-    let tail = buf.get(..len).unwrap_or(&[]);
+    let len = stream.len;
+    let tail = stream.buf.get(..len).unwrap_or(&[]);
     let full = len.saturating_sub(MAX_GRAM - 1);
     grams_of_starts(tail, full, f);
     for k in full..len {
@@ -238,10 +234,35 @@ pub(crate) fn for_each_hash_ascii<F: FnMut(u64)>(text: &[u8], mut f: F) {
             for (n, &c) in rest.iter().enumerate() {
                 h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
                 if n + 1 >= MIN_GRAM {
-                    f(finish(h));
+                    f.take(finish(h));
                 }
             }
         }
+    }
+}
+
+/// The character stream's buffer: bytes whose n-grams are not hashed yet.
+struct Stream {
+    buf: [u8; STREAM_CHUNK + MAX_GRAM],
+    len: usize,
+}
+
+impl Stream {
+    /// Appends `c`, first hashing the starts whose five characters are all here when full.
+    #[inline(always)]
+    fn push<F: HashSink>(&mut self, c: u8, f: &mut F) {
+        const KEEP: usize = MAX_GRAM - 1;
+        const FULL: usize = STREAM_CHUNK + MAX_GRAM;
+        if self.len == FULL {
+            // Starts whose five characters are all here; the last four characters stay.
+            grams_of_starts(&self.buf, FULL - KEEP, f);
+            self.buf.copy_within(FULL - KEEP.., 0);
+            self.len = KEEP;
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = c;
+        }
+        self.len += 1;
     }
 }
 
@@ -251,29 +272,23 @@ const STREAM_CHUNK: usize = 256;
 /// The 3-, 4- and 5-gram hashes of each of the first `starts` positions of `stream`, all of
 /// which have five characters from there on.
 #[inline]
-fn grams_of_starts<F: FnMut(u64)>(stream: &[u8], starts: usize, f: &mut F) {
+fn grams_of_starts<F: HashSink>(stream: &[u8], starts: usize, f: &mut F) {
     for w in stream.windows(MAX_GRAM).take(starts) {
         let mut h = FNV_OFFSET ^ SEED_CHAR;
         for (n, &c) in w.iter().enumerate() {
             h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
             if n + 1 >= MIN_GRAM {
-                f(finish(h));
+                f.take(finish(h));
             }
         }
     }
 }
 
 #[inline]
-fn end_word<F: FnMut(u64)>(
-    hw: u64,
-    hb_first: u64,
-    hb: u64,
-    pair_base: &mut Option<u64>,
-    f: &mut F,
-) {
-    f(finish(hw));
+fn end_word<F: HashSink>(hw: u64, hb_first: u64, hb: u64, pair_base: &mut Option<u64>, f: &mut F) {
+    f.take(finish(hw));
     if pair_base.is_some() {
-        f(finish(hb));
+        f.take(finish(hb));
     }
     *pair_base = Some((hb_first ^ u64::from(b' ')).wrapping_mul(FNV_PRIME));
 }
@@ -348,8 +363,15 @@ mod tests {
     fn both_paths(text: &str) -> (Vec<u64>, Vec<u64>) {
         let mut general = Vec::new();
         for_each(text, |o| general.push(o.hash));
-        let mut fast = Vec::new();
-        for_each_hash_ascii(text.as_bytes(), |h| fast.push(h));
+        struct Collect(Vec<u64>);
+        impl HashSink for Collect {
+            fn take(&mut self, hash: u64) {
+                self.0.push(hash);
+            }
+        }
+        let mut fast = Collect(Vec::new());
+        for_each_hash_ascii(text.as_bytes(), &mut fast);
+        let mut fast = fast.0;
         general.sort_unstable();
         fast.sort_unstable();
         (general, fast)

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use super::features::{self, Occurrence};
+use super::features::{self, HashSink, Occurrence};
 use crate::scan::shape::{ShapeFeatures, FEATURES};
 
 const MAGIC: &[u8; 8] = b"GUARDLM\0";
@@ -302,17 +302,17 @@ impl LearnedModel {
     /// Probability that `canonical` (with shape `shape`) is an attack. O(length), no
     /// allocation.
     pub(crate) fn probability(&self, canonical: &str, shape: &ShapeFeatures) -> f64 {
-        let mut sum: i64 = 0;
-        let mut n: u64 = 0;
-        let mut add = |hash: u64| {
-            sum += i64::from(self.weights.get(self.bucket(hash)).copied().unwrap_or(0));
-            n += 1;
+        let mut acc = WeightSum {
+            model: self,
+            sum: 0,
+            n: 0,
         };
         if canonical.is_ascii() {
-            features::for_each_hash_ascii(canonical.as_bytes(), add);
+            features::for_each_hash_ascii(canonical.as_bytes(), &mut acc);
         } else {
-            features::for_each(canonical, |o| add(o.hash));
+            features::for_each(canonical, |o| acc.take(o.hash));
         }
+        let WeightSum { sum, n, .. } = acc;
         let z = self.bias + self.shape_term(shape) + sum as f64 * self.scale / norm(n);
         let p = sigmoid(z);
         if p.is_finite() {
@@ -320,6 +320,26 @@ impl LearnedModel {
         } else {
             1.0
         }
+    }
+}
+
+/// The running sum of the weights of a text's features, and their count.
+struct WeightSum<'m> {
+    model: &'m LearnedModel,
+    sum: i64,
+    n: u64,
+}
+
+impl HashSink for WeightSum<'_> {
+    // Wrapping adds: neither can overflow (an i16 per feature, far fewer than 2^47 features),
+    // and a checked add sent the sum back to memory before each possible panic, a store and
+    // reload per feature that the next one waited on.
+    #[inline]
+    fn take(&mut self, hash: u64) {
+        let m = self.model;
+        let w = i64::from(m.weights.get(m.bucket(hash)).copied().unwrap_or(0));
+        self.sum = self.sum.wrapping_add(w);
+        self.n = self.n.wrapping_add(1);
     }
 }
 
