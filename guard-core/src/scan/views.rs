@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::classmask::{
-    is_encoded, le_word, ClassMasks, Window, ALPHA, DIGIT, ENCODED, JOIN_SEP, LEET, STOP, VOWEL,
+    is_encoded, le_word, lead_bytes, ClassMasks, ALPHA, DIGIT, ENCODED, JOIN_SEP, LEET, STOP, VOWEL,
 };
 use super::decode::{find_base64, find_hex, find_morse, find_url_escapes, Decoded, RotationIndex};
 use super::normalize::{
@@ -282,12 +282,7 @@ fn needs_joined(text: &str, trig: &Triggers, masks: &ClassMasks) -> bool {
         return false;
     }
     // A run of four one-letter tokens; non-ASCII letters count as one letter each.
-    let spaced = if trig.ascii {
-        trig.spaced_letters
-    } else {
-        four_single_letters(text, masks)
-    };
-    if spaced {
+    if four_single_letters(text, masks) {
         return true;
     }
     // Three non-empty lines need at least two line breaks.
@@ -322,7 +317,8 @@ fn four_single_letters(text: &str, masks: &ClassMasks) -> bool {
         return four_single_letters(text, &ClassMasks::of(text.as_bytes()));
     }
     let (mut run, mut last_single, mut last_start) = (0u32, None::<usize>, None::<usize>);
-    for b in 0..masks.blocks.len() {
+    let wide = !text.is_ascii();
+    for (b, block) in text.as_bytes().chunks(64).enumerate() {
         let w = masks.window(b);
         // Separators, with every position past the end counted as one.
         let sep = (w.get(JOIN_SEP) & w.inside) | !w.inside;
@@ -330,16 +326,22 @@ fn four_single_letters(text: &str, masks: &ClassMasks) -> bool {
         let first = u64::from(b == 0);
         let starts = !sep & (w.before(JOIN_SEP, 1) | first);
         let within = |k: u32| (sep >> k) | (sep_next << (64 - k));
-        let mut short = starts & (within(1) | within(2) | within(3) | within(4));
+        // One ASCII letter, from the masks alone; a longer token can be one character only
+        // when it begins with a lead byte, and is read.
+        let ascii = starts & w.get(ALPHA) & within(1);
+        let leads = if wide { lead_bytes(block) } else { 0 };
+        let mut short = ascii | (starts & leads & (within(2) | within(3) | within(4)));
         while short != 0 {
             let k = short.trailing_zeros();
             short &= short - 1;
             let at = b * 64 + k as usize;
-            let len = (1..=4u32).find(|&n| within(n) >> k & 1 == 1).unwrap_or(4) as usize;
-            let letter = text.get(at..at + len).is_some_and(|t| {
-                let mut chars = t.chars();
-                chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
-            });
+            let letter = ascii >> k & 1 == 1 || {
+                let len = (2..=4u32).find(|&n| within(n) >> k & 1 == 1).unwrap_or(4) as usize;
+                text.get(at..at + len).is_some_and(|t| {
+                    let mut chars = t.chars();
+                    chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
+                })
+            };
             if !letter {
                 continue;
             }
@@ -885,8 +887,6 @@ const C_STOP: u16 = 1 << 5;
 const C_NONASCII: u16 = 1 << 6;
 #[cfg(test)]
 const C_NEWLINE: u16 = 1 << 7;
-#[cfg(test)]
-const C_JOIN_SEP: u16 = 1 << 8;
 
 #[cfg(test)]
 const fn byte_classes() -> [u16; 256] {
@@ -916,9 +916,6 @@ const fn byte_classes() -> [u16; 256] {
         }
         if b == b'\n' {
             c |= C_NEWLINE;
-        }
-        if matches!(b, b' ' | b'\n' | b'.' | b'-' | b'_' | b'*') {
-            c |= C_JOIN_SEP;
         }
         if b >= 0x80 {
             c |= C_NONASCII;
@@ -956,9 +953,6 @@ pub(crate) struct Triggers {
     pub ay: usize,
     /// A sentence whose vowel share is far below natural text.
     pub odd_vowels: bool,
-    /// Four or more one-letter tokens in a row between spaces, dots, dashes, ... ("i g n o r e";
-    /// exact for ASCII text, non-ASCII text recounts by characters).
-    pub spaced_letters: bool,
     /// Encoding hints of the same bytes.
     pub hints: EncodingHints,
 }
@@ -989,7 +983,7 @@ impl Triggers {
         };
         let first_bit = |b: usize| u64::from(b == 0);
         // 64-bit counts: overflow checks stay on in release builds, and no message is that long.
-        let (mut singles, mut single_tokens) = (0u64, 0u64);
+        let mut singles = 0u64;
         let (mut letters, mut vowels) = (0u64, 0u64);
         let odd = |letters: u64, vowels: u64| letters >= 20 && vowels * 100 < letters * 30;
         for b in 0..m.blocks.len() {
@@ -1051,45 +1045,9 @@ impl Triggers {
                     _ => t.hints.long_runs.push(first..end),
                 }
             }
-            single_tokens +=
-                u64::from(single_letter_tokens(&w, first_bit(b), last_bit(b)).count_ones());
         }
         t.odd_vowels |= odd(letters, vowels);
         t.singles = singles.min(4) as usize;
-        // Runs of one-letter tokens need four of them to matter; most texts have fewer.
-        // Token starts are events, one-letter tokens the single ones; a run is extended by a
-        // single token whose previous event is single too. Visiting only the single ones
-        // (English has an "I" or "a" every few sentences, and every other token started an
-        // event that could not be predicted to reset the run).
-        if single_tokens >= 4 {
-            let mut run = 0u32;
-            // Whether the last event before this block was a single token.
-            let mut last_single = false;
-            for b in 0..m.blocks.len() {
-                let w = m.window(b);
-                let single = single_letter_tokens(&w, first_bit(b), last_bit(b));
-                let sep_before = w.before(JOIN_SEP, 1) | first_bit(b);
-                let other = !w.get(JOIN_SEP) & w.inside & sep_before & !single;
-                let events = single | other;
-                let is_single = |below: u64| single >> (63 - below.leading_zeros()) & 1 == 1;
-                let mut singles = single;
-                while singles != 0 {
-                    let at = singles.trailing_zeros();
-                    singles &= singles - 1;
-                    let below = events & ((1u64 << at) - 1);
-                    let prev_single = if below == 0 {
-                        last_single
-                    } else {
-                        is_single(below)
-                    };
-                    run = if prev_single { run + 1 } else { 1 };
-                    t.spaced_letters |= run >= 4;
-                }
-                if events != 0 {
-                    last_single = is_single(events);
-                }
-            }
-        }
         t
     }
 
@@ -1102,31 +1060,14 @@ impl Triggers {
         };
         let (mut prev, mut prev2) = (0u8, 0u8);
         let mut prev_c = 0u16;
-        let mut single_run = 0usize;
         let mut run = 0usize;
         let (mut letters, mut vowels) = (0usize, 0usize);
-        let (mut srun, mut tok_len, mut tok_alpha) = (0usize, 0usize, true);
         let n = bytes.len();
         let mut i = 0usize;
         while let Some(&b) = bytes.get(i) {
             let c = class(b);
             t.hints.percent |= b == b'%';
             t.hints.dot_dash |= (prev == b'.' && b == b'-') || (prev == b'-' && b == b'.');
-            if c & C_JOIN_SEP != 0 {
-                if tok_len > 0 {
-                    if tok_len == 1 && tok_alpha {
-                        srun = srun.wrapping_add(1);
-                        single_run = single_run.max(srun);
-                    } else {
-                        srun = 0;
-                    }
-                }
-                tok_len = 0;
-                tok_alpha = true;
-            } else {
-                tok_len = tok_len.wrapping_add(1);
-                tok_alpha &= c & C_ALPHA != 0;
-            }
             let next_c = bytes.get(i + 1).map_or(0, |&x| class(x));
             if c & C_LEET != 0 {
                 let next_alpha = next_c & C_ALPHA != 0;
@@ -1172,15 +1113,14 @@ impl Triggers {
             prev_c = c;
             i += 1;
             // Lower-case letters right after a letter (most bytes of prose) change only
-            // counters: the token, the letter run and the sentence's letters and vowels. A
-            // letter next to a letter is never a single letter nor part of a leet test.
+            // counters: the letter run and the sentence's letters and vowels. A letter next
+            // to a letter is never a single letter nor part of a leet test.
             if c & C_ALPHA != 0 {
                 while let Some(&nb) = bytes.get(i) {
                     let nc = class(nb);
                     if nc & C_LOWER == 0 {
                         break;
                     }
-                    tok_len = tok_len.wrapping_add(1);
                     run = run.wrapping_add(1);
                     letters = letters.wrapping_add(1);
                     vowels = vowels.wrapping_add(usize::from(nc & C_VOWEL != 0));
@@ -1196,11 +1136,7 @@ impl Triggers {
             t.words += 1;
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
         }
-        if tok_len == 1 && tok_alpha {
-            single_run = single_run.max(srun.wrapping_add(1));
-        }
         t.odd_vowels |= letters >= 20 && vowels * 100 < letters * 30;
-        t.spaced_letters = single_run >= 4;
         t
     }
 
@@ -1239,13 +1175,6 @@ fn dot_dash(bytes: &[u8]) -> bool {
             (Some(b'.'), Some(b'-')) | (Some(b'-'), Some(b'.'))
         )
     })
-}
-
-/// Letters that are a whole token between `JOIN_SEP` separators (or the text's ends).
-fn single_letter_tokens(w: &Window<'_>, first: u64, last: u64) -> u64 {
-    let sep_before = w.before(JOIN_SEP, 1) | first;
-    let sep_after = w.after(JOIN_SEP) | last;
-    w.get(ALPHA) & sep_before & sep_after & w.inside
 }
 
 /// Builds every view of `text`.
@@ -1542,19 +1471,6 @@ mod tests {
                     .count();
                 l >= 20 && v * 100 < l * 30
             });
-        let mut single_run = 0;
-        let mut run = 0;
-        for tok in b
-            .split(|x| matches!(x, b' ' | b'\n' | b'.' | b'-' | b'_' | b'*'))
-            .filter(|t| !t.is_empty())
-        {
-            if tok.len() == 1 && tok.iter().all(u8::is_ascii_alphabetic) {
-                run += 1;
-                single_run = single_run.max(run);
-            } else {
-                run = 0;
-            }
-        }
         Triggers {
             leet,
             singles,
@@ -1563,7 +1479,6 @@ mod tests {
             words: words.len(),
             ay,
             odd_vowels,
-            spaced_letters: single_run >= 4,
             hints: EncodingHints::of(text),
         }
     }
