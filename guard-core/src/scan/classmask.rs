@@ -96,7 +96,7 @@ pub(crate) fn le_word(bytes: &[u8]) -> u64 {
 
 /// Bit `k` set when byte `k` of `block` (at most 64 bytes) begins a character outside ASCII:
 /// its top two bits are set.
-pub(crate) fn lead_bytes(block: &[u8]) -> u64 {
+fn lead_bytes(block: &[u8]) -> u64 {
     const TOP: u64 = 0x8080_8080_8080_8080;
     let mut m = 0u64;
     for (j, eight) in block.chunks(8).enumerate().take(8) {
@@ -161,6 +161,9 @@ fn transpose_bytes(w: &mut [u64; CLASS_COUNT]) {
 pub(crate) struct ClassMasks {
     pub blocks: Vec<[u64; CLASS_COUNT]>,
     pub len: usize,
+    /// Per block, the bytes that begin a character outside ASCII ([`lead_bytes`]); empty
+    /// for ASCII text. Computed once here for the passes that need them.
+    leads: Vec<u64>,
 }
 
 impl ClassMasks {
@@ -192,9 +195,15 @@ impl ClassMasks {
             transpose_bytes(&mut m);
             blocks.push(m);
         }
+        let leads = if bytes.is_ascii() {
+            Vec::new()
+        } else {
+            bytes.chunks(64).map(lead_bytes).collect()
+        };
         Self {
             blocks,
             len: bytes.len(),
+            leads,
         }
     }
 
@@ -211,6 +220,11 @@ impl ClassMasks {
             inside: self.inside(b),
             next_inside: self.inside(b + 1),
         }
+    }
+
+    /// Bit `k` set when byte `64·b + k` begins a character outside ASCII.
+    pub(crate) fn leads(&self, b: usize) -> u64 {
+        self.leads.get(b).copied().unwrap_or(0)
     }
 
     /// The first position at or after `from` in class `class`.
@@ -352,6 +366,11 @@ mod tests {
                 .fold(0u64, |m, (k, _)| m | 1 << k);
             assert_eq!(lead_bytes(block), want);
         }
+        let m = ClassMasks::of(text.as_bytes());
+        for (b, block) in text.as_bytes().chunks(64).enumerate() {
+            assert_eq!(m.leads(b), lead_bytes(block));
+        }
+        assert_eq!(ClassMasks::of(b"plain ascii text").leads(0), 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use aho_corasick::packed::Searcher;
 use aho_corasick::Span;
 
-use super::classmask::{lead_bytes, ClassMasks, DIGIT, LEET, STOP};
+use super::classmask::{ClassMasks, DIGIT, LEET, STOP};
 
 /// Tails that often carry a second, unrelated request.
 const TAIL_MARKERS: &[&str] = &[
@@ -95,11 +95,9 @@ fn starts_from(text: &str, masks: Option<&ClassMasks>) -> Vec<usize> {
     match masks {
         Some(m) => {
             let mut semicolons = memchr::memchr_iter(b';', bytes).peekable();
-            let wide = !bytes.is_ascii();
-            for (b, block) in bytes.chunks(64).enumerate() {
+            for b in 0..m.blocks.len() {
                 let w = m.window(b);
-                let leads = if wide { lead_bytes(block) } else { 0 };
-                let mut candidates = w.get(STOP) | (w.get(LEET) & !w.get(DIGIT)) | leads;
+                let mut candidates = w.get(STOP) | (w.get(LEET) & !w.get(DIGIT)) | m.leads(b);
                 while let Some(i) = semicolons.next_if(|&i| i < b * 64 + 64) {
                     candidates |= 1 << (i - b * 64);
                 }

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::classmask::{
-    is_encoded, le_word, lead_bytes, ClassMasks, ALPHA, DIGIT, ENCODED, JOIN_SEP, LEET, STOP, VOWEL,
+    is_encoded, le_word, ClassMasks, ALPHA, DIGIT, ENCODED, JOIN_SEP, LEET, STOP, VOWEL,
 };
 use super::decode::{find_base64, find_hex, find_morse, find_url_escapes, Decoded, RotationIndex};
 use super::normalize::{
@@ -317,8 +317,7 @@ fn four_single_letters(text: &str, masks: &ClassMasks) -> bool {
         return four_single_letters(text, &ClassMasks::of(text.as_bytes()));
     }
     let (mut run, mut last_single, mut last_start) = (0u32, None::<usize>, None::<usize>);
-    let wide = !text.is_ascii();
-    for (b, block) in text.as_bytes().chunks(64).enumerate() {
+    for b in 0..masks.blocks.len() {
         let w = masks.window(b);
         // Separators, with every position past the end counted as one.
         let sep = (w.get(JOIN_SEP) & w.inside) | !w.inside;
@@ -329,8 +328,7 @@ fn four_single_letters(text: &str, masks: &ClassMasks) -> bool {
         // One ASCII letter, from the masks alone; a longer token can be one character only
         // when it begins with a lead byte, and is read.
         let ascii = starts & w.get(ALPHA) & within(1);
-        let leads = if wide { lead_bytes(block) } else { 0 };
-        let mut short = ascii | (starts & leads & (within(2) | within(3) | within(4)));
+        let mut short = ascii | (starts & masks.leads(b) & (within(2) | within(3) | within(4)));
         while short != 0 {
             let k = short.trailing_zeros();
             short &= short - 1;

@@ -18,7 +18,7 @@ use aho_corasick::nfa::contiguous;
 use aho_corasick::PatternID;
 use aho_corasick::{Anchored, Input, MatchKind, StartKind};
 
-use super::classmask::{lead_bytes, ClassMasks, ALPHA, DIGIT, MARK, MARK_BYTES};
+use super::classmask::{ClassMasks, ALPHA, DIGIT, MARK, MARK_BYTES};
 use super::normalize::canonicalize;
 use super::shape::ascii_prefix;
 use super::ScanError;
@@ -554,11 +554,11 @@ impl Lexicon {
     fn find_any_masked(&self, text: &str, m: &ClassMasks, out: &mut Vec<Hit>) {
         let bytes = text.as_bytes();
         let mut next_free = 0usize;
-        for (b, block) in bytes.chunks(64).enumerate() {
+        for b in 0..m.blocks.len() {
             let w = m.window(b);
             let alnum = w.get(ALPHA) | w.get(DIGIT);
             let before = w.before(ALPHA, 1) | w.before(DIGIT, 1);
-            let mut places = (alnum & !before) | w.get(MARK) | lead_bytes(block);
+            let mut places = (alnum & !before) | w.get(MARK) | m.leads(b);
             while places != 0 {
                 let at = b * 64 + places.trailing_zeros() as usize;
                 places &= places - 1;
