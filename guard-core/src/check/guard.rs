@@ -383,7 +383,7 @@ impl Guard {
                 0,
                 Signal {
                     detector: "session",
-                    rule: SESSION_STATE_UNAVAILABLE.to_owned(),
+                    rule: SESSION_STATE_UNAVAILABLE.into(),
                     score: verdict.risk,
                     span: None,
                 },

@@ -1,6 +1,7 @@
 //! Detectors behind one trait, and the engine that prepares their shared input once per
 //! message (views, phrase hits, segments) and collects their evidence.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
@@ -132,11 +133,11 @@ pub(crate) struct Evidence {
 }
 
 impl Evidence {
-    fn unicode(&mut self, rule: &str, score: f64, span: Option<Range<usize>>) {
+    fn unicode(&mut self, rule: &'static str, score: f64, span: Option<Range<usize>>) {
         self.unicode.push(score);
         self.signals.push(Signal {
             detector: UnicodeDetector.name(),
-            rule: rule.to_owned(),
+            rule: rule.into(),
             score,
             span,
         });
@@ -231,9 +232,13 @@ impl Detector for PatternDetector {
                     seen.insert(key, out.signals.len());
                     out.signals.push(Signal {
                         detector: self.name(),
-                        // Two copies, not the formatting machinery (a tenth of the signal
-                        // bookkeeping of an obfuscated message).
-                        rule: [prefix, f.rule].concat(),
+                        // The rule's own name borrowed; a derived view's name two copies,
+                        // not the formatting machinery.
+                        rule: if prefix.is_empty() {
+                            Cow::Borrowed(f.rule)
+                        } else {
+                            Cow::Owned([prefix, f.rule].concat())
+                        },
                         score: f.score,
                         span,
                     });
@@ -334,7 +339,7 @@ impl Detector for CustomDetector {
                 });
                 out.signals.push(Signal {
                     detector: self.name(),
-                    rule: id.clone(),
+                    rule: id.clone().into(),
                     score: *score,
                     span: Some(span),
                 });

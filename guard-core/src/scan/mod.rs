@@ -43,6 +43,7 @@ pub(crate) mod testing {
     }
 }
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use thiserror::Error;
@@ -68,7 +69,8 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Signal {
     pub(crate) detector: &'static str,
-    pub(crate) rule: String,
+    /// Borrowed for the rules' own names (most signals): no allocation per signal.
+    pub(crate) rule: Cow<'static, str>,
     pub(crate) score: f64,
     pub(crate) span: Option<Range<usize>>,
 }
@@ -244,7 +246,7 @@ impl Scanner {
                 });
                 analysis.signals.push(Signal {
                     detector: "context",
-                    rule: format!("split_across_messages:{}", ctx.rule),
+                    rule: format!("split_across_messages:{}", ctx.rule).into(),
                     score: ctx.risk,
                     span,
                 });

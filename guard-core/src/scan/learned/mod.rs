@@ -101,7 +101,7 @@ impl Detector for LearnedDetector {
                 .collect();
             out.signals.push(Signal {
                 detector: self.name(),
-                rule: format!("{phrase:?}"),
+                rule: format!("{phrase:?}").into(),
                 score: r,
                 span: view.map.original(&reason.span),
             });
