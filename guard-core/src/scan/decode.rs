@@ -382,10 +382,17 @@ impl RotationIndex {
 
     /// If lower-case ASCII `text` hides anchor words under a rotation, the rotated-back text.
     /// Only stretches whose vowels look wrong are examined, so English prose costs one pass.
+    #[cfg(test)]
     pub(crate) fn find(&self, text: &str) -> Option<Decoded> {
+        self.find_in(text, &odd_vowel_stretches(text.as_bytes()))
+    }
+
+    /// [`RotationIndex::find`] given the stretches of `text` whose vowels look wrong (what
+    /// `odd_vowel_stretches` returns; the trigger pass finds them in the class masks).
+    pub(crate) fn find_in(&self, text: &str, stretches: &[Range<usize>]) -> Option<Decoded> {
         let bytes = text.as_bytes();
         let mut shift_votes = [0u8; 26];
-        for cand in odd_vowel_stretches(bytes) {
+        for cand in stretches.iter().cloned() {
             let Some(part) = bytes.get(cand) else {
                 continue;
             };
@@ -438,8 +445,10 @@ impl RotationIndex {
 }
 
 /// Sentences whose share of vowels is far below English, French, Spanish or German prose:
-/// where a rotation would hide.
-fn odd_vowel_stretches(bytes: &[u8]) -> Vec<Range<usize>> {
+/// where a rotation would hide. The trigger pass finds the same stretches in the class masks
+/// (`views::Triggers::odd_stretches`); this byte loop is its reference.
+#[cfg(test)]
+pub(crate) fn odd_vowel_stretches(bytes: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     let (mut letters, mut vowels) = (0usize, 0usize);
@@ -467,9 +476,13 @@ fn odd_vowel_stretches(bytes: &[u8]) -> Vec<Range<usize>> {
 }
 
 /// [`odd_vowel_stretches`]' classes: 0 for a byte that is none of these.
+#[cfg(test)]
 const STOP: u8 = 1;
+#[cfg(test)]
 const LETTER: u8 = 2;
+#[cfg(test)]
 const VOWEL: u8 = 3;
+#[cfg(test)]
 const VOWEL_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut rest: &mut [u8] = &mut t;

@@ -951,6 +951,9 @@ pub(crate) struct Triggers {
     pub ay: usize,
     /// A sentence whose vowel share is far below natural text.
     pub odd_vowels: bool,
+    /// Those sentences (byte ranges between stops): where the rotation decoder looks, so it
+    /// need not read the text again to find them.
+    pub odd_stretches: Vec<Range<usize>>,
     /// Encoding hints of the same bytes.
     pub hints: EncodingHints,
 }
@@ -984,6 +987,7 @@ impl Triggers {
         let mut singles = 0u64;
         let (mut letters, mut vowels) = (0u64, 0u64);
         let odd = |letters: u64, vowels: u64| letters >= 20 && vowels * 100 < letters * 30;
+        let mut stretch = 0usize;
         for b in 0..m.blocks.len() {
             let w = m.window(b);
             let inside = w.inside;
@@ -1017,7 +1021,11 @@ impl Triggers {
                 let seg = rest & ((1u64 << s) - 1);
                 letters += u64::from((alpha & seg).count_ones());
                 vowels += u64::from((vowel & seg).count_ones());
-                t.odd_vowels |= odd(letters, vowels);
+                let at = b * 64 + s as usize;
+                if odd(letters, vowels) {
+                    t.odd_stretches.push(stretch..at);
+                }
+                stretch = at + 1;
                 (letters, vowels) = (0, 0);
                 rest = u64::MAX.checked_shl(s + 1).unwrap_or(0);
             }
@@ -1044,7 +1052,10 @@ impl Triggers {
                 }
             }
         }
-        t.odd_vowels |= odd(letters, vowels);
+        if odd(letters, vowels) {
+            t.odd_stretches.push(stretch..n);
+        }
+        t.odd_vowels = !t.odd_stretches.is_empty();
         t.singles = singles.min(4) as usize;
         t
     }
@@ -1060,6 +1071,7 @@ impl Triggers {
         let mut prev_c = 0u16;
         let mut run = 0usize;
         let (mut letters, mut vowels) = (0usize, 0usize);
+        let mut stretch = 0usize;
         let n = bytes.len();
         let mut i = 0usize;
         while let Some(&b) = bytes.get(i) {
@@ -1099,7 +1111,10 @@ impl Triggers {
             }
             // Rotation: vowel share per sentence.
             if c & C_STOP != 0 {
-                t.odd_vowels |= letters >= 20 && vowels * 100 < letters * 30;
+                if letters >= 20 && vowels * 100 < letters * 30 {
+                    t.odd_stretches.push(stretch..i);
+                }
+                stretch = i + 1;
                 letters = 0;
                 vowels = 0;
             } else if c & C_ALPHA != 0 {
@@ -1134,7 +1149,10 @@ impl Triggers {
             t.words += 1;
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
         }
-        t.odd_vowels |= letters >= 20 && vowels * 100 < letters * 30;
+        if letters >= 20 && vowels * 100 < letters * 30 {
+            t.odd_stretches.push(stretch..bytes.len());
+        }
+        t.odd_vowels = !t.odd_stretches.is_empty();
         t
     }
 
@@ -1211,7 +1229,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     views.append(&mut decoded);
     if let Some(d) = trig
         .odd_vowels
-        .then(|| rotation.find(&canon.text))
+        .then(|| rotation.find_in(&canon.text, &trig.odd_stretches))
         .flatten()
     {
         let text = canonicalize(&d.text);
@@ -1459,16 +1477,19 @@ mod tests {
             .filter(|w| w.len() >= 3)
             .collect();
         let ay = words.iter().filter(|w| w.ends_with(b"ay")).count();
-        let odd_vowels = b
-            .split(|x| matches!(x, b'.' | b'!' | b'?' | b'\n' | b'<' | b'>' | b'\'' | b'"'))
-            .any(|s| {
-                let l = s.iter().filter(|x| x.is_ascii_alphabetic()).count();
-                let v = s
-                    .iter()
-                    .filter(|x| matches!(x, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
-                    .count();
-                l >= 20 && v * 100 < l * 30
-            });
+        let mut odd_stretches = Vec::new();
+        let mut start = 0;
+        for s in b.split(|x| matches!(x, b'.' | b'!' | b'?' | b'\n' | b'<' | b'>' | b'\'' | b'"')) {
+            let l = s.iter().filter(|x| x.is_ascii_alphabetic()).count();
+            let v = s
+                .iter()
+                .filter(|x| matches!(x, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
+                .count();
+            if l >= 20 && v * 100 < l * 30 {
+                odd_stretches.push(start..start + s.len());
+            }
+            start += s.len() + 1;
+        }
         Triggers {
             leet,
             singles,
@@ -1476,7 +1497,8 @@ mod tests {
             ascii: text.is_ascii(),
             words: words.len(),
             ay,
-            odd_vowels,
+            odd_vowels: !odd_stretches.is_empty(),
+            odd_stretches,
             hints: EncodingHints::of(text),
         }
     }
@@ -1506,6 +1528,20 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), triggers_reference(&s));
             proptest::prop_assert_eq!(Triggers::of(s.as_bytes()), Triggers::of_any(s.as_bytes()));
+        }
+
+        /// On a canonical view (lower-case) the trigger pass's odd stretches are the ones the
+        /// rotation decoder's own byte loop finds: it reads them instead.
+        #[test]
+        fn odd_stretches_are_the_rotation_decoders(
+            s in "([A-Za-z]{1,12}|[bcdfghjklmnpqrstvwxz]{3,9}|[0-9]{1,3}|[ .!?<>'\"\n,:]|é|ß|忽|\u{200B}){0,120}"
+        ) {
+            let c = canonicalize(&s).text;
+            proptest::prop_assert_eq!(
+                Triggers::of(c.as_bytes()).odd_stretches,
+                crate::scan::decode::odd_vowel_stretches(c.as_bytes()),
+                "{:?}", c
+            );
         }
 
         /// The leet trigger of text with its soft line breaks read as spaces is the text's own
