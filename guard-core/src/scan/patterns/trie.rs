@@ -3,11 +3,11 @@
 //! A walk starts at a word start and ends within a few bytes, so its cost is a chain of
 //! dependent table reads. The Aho-Corasick DFA it replaced spends 256 bytes a state (a
 //! power-of-two stride of four-byte ids) with states in no useful order: 4.5 MB, most of a
-//! walk's reads missing the 1 MB L2. Here a state is a row of two-byte ids, states are numbered
-//! breadth first (the shallow states every walk passes through sit together at the front),
-//! the byte classes most phrases use come first in a row (a step over a letter reads one
-//! cache line), and the phrase a state spells is one read beside the step, not a search of
-//! the state's match list.
+//! walk's reads missing the 1 MB L2. Here a state is a row of two-byte ids, the shallow states
+//! every walk passes through are numbered first (breadth first) and each deeper subtree depth
+//! first (a long walk reads neighbouring rows), the byte classes most phrases use come first in
+//! a row (a step over a letter reads one cache line), and the phrase a state spells is one read
+//! beside the step, not a search of the state's match list.
 
 /// The state no phrase continues from.
 pub(super) const DEAD: u16 = 0;
@@ -15,6 +15,9 @@ pub(super) const DEAD: u16 = 0;
 pub(super) const ROOT: u16 = 1;
 /// The flag of a step's result that says the state spells a phrase.
 pub(super) const SPELLS: u16 = 1 << 15;
+
+/// Depth above which states are numbered breadth first.
+const BFS_DEPTH: usize = 3;
 
 pub(super) struct Trie {
     /// Byte → class; 0 for bytes in no phrase (every transition on them is dead).
@@ -81,18 +84,36 @@ impl Trie {
         if states > usize::from(SPELLS) {
             return Err(format!("{states} trie states do not fit 15-bit ids"));
         }
-        let mut order = Vec::with_capacity(children.len());
-        let mut number = vec![0u16; children.len()];
-        order.push(0usize);
-        let mut head = 0;
-        while let Some(&node) = order.get(head) {
-            if let Some(n) = number.get_mut(node) {
-                *n = u16::try_from(head + 1).map_err(|_| "trie state out of range")?;
-            }
-            head += 1;
+        // Breadth first down to BFS_DEPTH (the shallow states every walk passes through sit
+        // together), then each subtree below depth first (a long walk along one phrase reads
+        // neighbouring rows): 1-3 % faster 1 KiB scans than breadth first all the way down.
+        let sorted = |node: usize| {
             let mut cs = children.get(node).cloned().unwrap_or_default();
             cs.sort_by_key(|&(b, _)| class.get(usize::from(b)).copied());
-            order.extend(cs.iter().map(|&(_, n)| n));
+            cs
+        };
+        let mut order = Vec::with_capacity(children.len());
+        let mut level = vec![0usize];
+        for _ in 0..BFS_DEPTH {
+            let mut below = Vec::new();
+            for &node in &level {
+                order.push(node);
+                below.extend(sorted(node).iter().map(|&(_, n)| n));
+            }
+            level = below;
+        }
+        for top in level {
+            let mut stack = vec![top];
+            while let Some(node) = stack.pop() {
+                order.push(node);
+                stack.extend(sorted(node).iter().rev().map(|&(_, n)| n));
+            }
+        }
+        let mut number = vec![0u16; children.len()];
+        for (k, &node) in order.iter().enumerate() {
+            if let Some(n) = number.get_mut(node) {
+                *n = u16::try_from(k + 1).map_err(|_| "trie state out of range")?;
+            }
         }
         let mut next = vec![DEAD; states << shift].into_boxed_slice();
         let mut phrase = vec![0u32; states].into_boxed_slice();
