@@ -381,7 +381,7 @@ impl RotationIndex {
     }
 
     /// If lower-case ASCII `text` hides anchor words under a rotation, the rotated-back text.
-    /// Only stretches whose vowels look wrong are examined, so English prose costs one pass.
+    /// Only stretches whose vowels look wrong are examined.
     #[cfg(test)]
     pub(crate) fn find(&self, text: &str) -> Option<Decoded> {
         self.find_in(text, &odd_vowel_stretches(text.as_bytes()))

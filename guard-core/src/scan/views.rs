@@ -949,10 +949,8 @@ pub(crate) struct Triggers {
     /// Words of ≥ 3 letters, and how many of them end in "ay".
     pub words: usize,
     pub ay: usize,
-    /// A sentence whose vowel share is far below natural text.
-    pub odd_vowels: bool,
-    /// Those sentences (byte ranges between stops): where the rotation decoder looks, so it
-    /// need not read the text again to find them.
+    /// Sentences whose vowel share is far below natural text (byte ranges between stops):
+    /// where the rotation decoder looks, so it need not read the text again to find them.
     pub odd_stretches: Vec<Range<usize>>,
     /// Encoding hints of the same bytes.
     pub hints: EncodingHints,
@@ -1055,7 +1053,6 @@ impl Triggers {
         if odd(letters, vowels) {
             t.odd_stretches.push(stretch..n);
         }
-        t.odd_vowels = !t.odd_stretches.is_empty();
         t.singles = singles.min(4) as usize;
         t
     }
@@ -1152,8 +1149,12 @@ impl Triggers {
         if letters >= 20 && vowels * 100 < letters * 30 {
             t.odd_stretches.push(stretch..bytes.len());
         }
-        t.odd_vowels = !t.odd_stretches.is_empty();
         t
+    }
+
+    /// A sentence whose vowel share is far below natural text.
+    fn odd_vowels(&self) -> bool {
+        !self.odd_stretches.is_empty()
     }
 
     fn pig_latin(&self) -> bool {
@@ -1228,7 +1229,7 @@ pub(crate) fn build(text: &str, rotation: &RotationIndex) -> Views {
     }
     views.append(&mut decoded);
     if let Some(d) = trig
-        .odd_vowels
+        .odd_vowels()
         .then(|| rotation.find_in(&canon.text, &trig.odd_stretches))
         .flatten()
     {
@@ -1497,7 +1498,6 @@ mod tests {
             ascii: text.is_ascii(),
             words: words.len(),
             ay,
-            odd_vowels: !odd_stretches.is_empty(),
             odd_stretches,
             hints: EncodingHints::of(text),
         }
@@ -1717,7 +1717,7 @@ mod tests {
             assert!(t.leet, "{text:?}");
         }
         if rot.find(&c.text).is_some() {
-            assert!(t.odd_vowels, "{text:?}");
+            assert!(t.odd_vowels(), "{text:?}");
         }
         if pig_latin(&c.text).is_some() {
             assert!(t.pig_latin(), "{text:?}");

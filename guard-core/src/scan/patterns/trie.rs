@@ -2,12 +2,12 @@
 //!
 //! A walk starts at a word start and ends within a few bytes, so its cost is a chain of
 //! dependent table reads. The Aho-Corasick DFA it replaced spends 256 bytes a state (a
-//! power-of-two stride of four-byte ids) with states in no useful order: 4.5 MB, most of a
-//! walk's reads missing the 1 MB L2. Here a state is a row of two-byte ids, the shallow states
-//! every walk passes through are numbered first (breadth first) and each deeper subtree depth
-//! first (a long walk reads neighbouring rows), the byte classes most phrases use come first in
-//! a row (a step over a letter reads one cache line), and the phrase a state spells is one read
-//! beside the step, not a search of the state's match list.
+//! power-of-two stride of four-byte ids) with states in no useful order: 4.6 MB. Here a state
+//! is a row of two-byte ids (2.2 MB), the shallow states every walk passes through are numbered
+//! first (breadth first) and each deeper subtree depth first (a long walk reads neighbouring
+//! rows), the byte classes most phrases use come first in a row (the letters' columns sit
+//! together), and the phrase a state spells is one read beside the step, not a search of the
+//! state's match list.
 
 /// The state no phrase continues from.
 pub(super) const DEAD: u16 = 0;
@@ -79,7 +79,7 @@ impl Trie {
         }
         let width = (used.len() + 1).next_power_of_two();
         let shift = width.trailing_zeros();
-        // Breadth-first numbering after DEAD.
+        // DEAD, then one state per node.
         let states = children.len() + 1;
         if states > usize::from(SPELLS) {
             return Err(format!("{states} trie states do not fit 15-bit ids"));
