@@ -371,10 +371,16 @@ impl Lexicon {
         let every_start = every
             .start_state(Anchored::Yes)
             .map_err(|e| ScanError::Internal(format!("phrase automaton: {e}")))?;
-        let ascii_phrases: Vec<&String> = phrases.iter().filter(|p| p.is_ascii()).collect();
+        // The ASCII phrases with their ids: the walks' trie, and the bytes they may start at.
+        let ascii_phrases: Vec<(u32, &[u8])> = phrases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_ascii())
+            .map(|(i, p)| (i as u32, p.as_bytes()))
+            .collect();
         let mut starts_anywhere = [false; 256];
-        for p in &ascii_phrases {
-            if let Some(&b) = p.as_bytes().first() {
+        for (_, p) in &ascii_phrases {
+            if let Some(&b) = p.first() {
                 if !b.is_ascii_alphanumeric() {
                     if let Some(s) = starts_anywhere.get_mut(usize::from(b)) {
                         *s = true;
@@ -389,14 +395,8 @@ impl Lexicon {
                 .unwrap_or(false)
                 || MARK_BYTES.contains(&b)
         });
-        let ascii = Trie::new(
-            phrases
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.is_ascii())
-                .map(|(i, p)| (i as u32, p.as_bytes())),
-        )
-        .map_err(|e| ScanError::Internal(format!("ASCII phrase trie: {e}")))?;
+        let ascii = Trie::new(ascii_phrases.iter().copied())
+            .map_err(|e| ScanError::Internal(format!("ASCII phrase trie: {e}")))?;
         let mut first_bytes = [false; 256];
         for p in &phrases {
             if let Some(f) = p
