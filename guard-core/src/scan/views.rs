@@ -935,6 +935,12 @@ fn class(b: u8) -> u16 {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
 
+/// A sentence (its letters and vowels) whose vowel share is far below natural text: where a
+/// rotation would hide. Both trigger passes test with it.
+fn odd_sentence(letters: u64, vowels: u64) -> bool {
+    letters >= 20 && vowels * 100 < letters * 30
+}
+
 /// What one pass over the canonical bytes says about which derived views can exist. Each
 /// field is a necessary condition of the view it gates, so skipping a view whose trigger is
 /// off never changes the result; it only saves the work.
@@ -984,7 +990,6 @@ impl Triggers {
         // 64-bit counts: overflow checks stay on in release builds, and no message is that long.
         let mut singles = 0u64;
         let (mut letters, mut vowels) = (0u64, 0u64);
-        let odd = |letters: u64, vowels: u64| letters >= 20 && vowels * 100 < letters * 30;
         let mut stretch = 0usize;
         for b in 0..m.blocks.len() {
             let w = m.window(b);
@@ -1020,7 +1025,7 @@ impl Triggers {
                 letters += u64::from((alpha & seg).count_ones());
                 vowels += u64::from((vowel & seg).count_ones());
                 let at = b * 64 + s as usize;
-                if odd(letters, vowels) {
+                if odd_sentence(letters, vowels) {
                     t.odd_stretches.push(stretch..at);
                 }
                 stretch = at + 1;
@@ -1050,7 +1055,7 @@ impl Triggers {
                 }
             }
         }
-        if odd(letters, vowels) {
+        if odd_sentence(letters, vowels) {
             t.odd_stretches.push(stretch..n);
         }
         t.singles = singles.min(4) as usize;
@@ -1108,7 +1113,7 @@ impl Triggers {
             }
             // Rotation: vowel share per sentence.
             if c & C_STOP != 0 {
-                if letters >= 20 && vowels * 100 < letters * 30 {
+                if odd_sentence(letters as u64, vowels as u64) {
                     t.odd_stretches.push(stretch..i);
                 }
                 stretch = i + 1;
@@ -1146,13 +1151,13 @@ impl Triggers {
             t.words += 1;
             t.ay += usize::from(prev2 == b'a' && prev == b'y');
         }
-        if letters >= 20 && vowels * 100 < letters * 30 {
+        if odd_sentence(letters as u64, vowels as u64) {
             t.odd_stretches.push(stretch..bytes.len());
         }
         t
     }
 
-    /// A sentence whose vowel share is far below natural text.
+    /// Some sentence's vowel share is far below natural text.
     fn odd_vowels(&self) -> bool {
         !self.odd_stretches.is_empty()
     }
