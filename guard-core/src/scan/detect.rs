@@ -470,7 +470,7 @@ impl Engine {
     }
 
     fn prepare<'a>(&self, text: &'a str, source: Source) -> Input<'a> {
-        let views = views::build(text, &self.rotation);
+        let views = views::build(text, &self.rotation, self.lexicon.known_words());
         let n = views.views.len();
         let mut hits: Vec<Vec<Hit>> = Vec::with_capacity(n);
         let mut segments: Vec<Vec<usize>> = Vec::with_capacity(n);
@@ -515,8 +515,7 @@ impl Engine {
     }
 
     /// For a view that is an earlier one with a few bytes replaced (a leet reading of the
-    /// canonical or repaired view, the other reading of "1", line breaks inside sentences read
-    /// as spaces): the scan of the nearest earlier view of the same length, the replaced
+    /// canonical or repaired view, line breaks inside sentences read as spaces): the scan of the nearest earlier view of the same length, the replaced
     /// ranges, and that view's segments. Hits and segments depend on the text alone, so any
     /// such pair qualifies. `None` for the first view, views without boundaries, views of a
     /// length no earlier one has, or when the replaced bytes are so many that a full pass is as

@@ -7,6 +7,7 @@ mod derived;
 mod en;
 mod es;
 mod fr;
+mod known;
 mod more;
 mod pt;
 pub(crate) mod rules;
@@ -25,6 +26,7 @@ use super::ScanError;
 use trie::Trie;
 
 pub(crate) use derived::replaced_ranges;
+pub(crate) use known::KnownWords;
 pub(crate) use rules::{evaluate, Finding, RuleSet};
 
 /// What a phrase means to the rules.
@@ -170,6 +172,8 @@ pub(crate) struct Lexicon {
     max_len: usize,
     /// The characters outside ASCII that occur in some phrase, sorted.
     phrase_chars: Vec<char>,
+    /// The ASCII words of the phrases and of the rules' word lists.
+    known: KnownWords,
 }
 
 /// A summary: the automaton's own debug output runs to megabytes.
@@ -364,6 +368,20 @@ impl Lexicon {
         for g in SECRET_GATES {
             add(g, Role::SecretGate, &mut phrases, &mut info);
         }
+        let mut known = KnownWords::default();
+        for (phrase, p) in phrases.iter().zip(info.iter()) {
+            known.add(phrase, !p.right_boundary);
+        }
+        for list in [
+            rules::POSSESSIVE_NOUNS,
+            rules::OF_NOUNS,
+            rules::STOPWORDS,
+            rules::QUESTION_STARTS,
+        ] {
+            for w in list {
+                known.add(w, false);
+            }
+        }
         let every = contiguous::NFA::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&phrases)
@@ -440,7 +458,12 @@ impl Lexicon {
             info,
             max_len,
             phrase_chars,
+            known,
         })
+    }
+
+    pub(crate) fn known_words(&self) -> &KnownWords {
+        &self.known
     }
 
     /// Whether the anchored walks of [`Lexicon::find_ascii`] find every phrase of `text`: it

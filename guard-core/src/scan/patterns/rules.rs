@@ -79,7 +79,7 @@ impl RuleSet {
 }
 
 /// The nouns of the two forms of `named_possessive` (spelled out: "birth ?date" twice).
-const POSSESSIVE_NOUNS: &[&str] = &[
+pub(crate) const POSSESSIVE_NOUNS: &[&str] = &[
     "birth date",
     "birthdate",
     "date of birth",
@@ -99,7 +99,7 @@ const POSSESSIVE_NOUNS: &[&str] = &[
     "address",
     "salary",
 ];
-const OF_NOUNS: &[&str] = &[
+pub(crate) const OF_NOUNS: &[&str] = &[
     "birth date",
     "birthdate",
     "date of birth",
@@ -645,7 +645,7 @@ fn followed_by_word(text: &str, end: usize) -> bool {
     rest.next() == Some(' ') && rest.next().is_some_and(char::is_alphabetic)
 }
 
-const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "this", "that", "with", "from", "have", "will", "your", "what", "which", "about", "there",
     "their", "would", "could", "should", "into", "some", "more", "most", "other", "than", "then",
     "them", "they", "these", "those", "over", "only", "also", "such", "when", "where", "here",
@@ -751,7 +751,7 @@ fn off_topic_with<'a>(
 /// Off-topic checks per message and kind (each reads the document once).
 const OFF_TOPIC_CHECKS: usize = 16;
 
-const QUESTION_STARTS: &[&str] = &[
+pub(crate) const QUESTION_STARTS: &[&str] = &[
     "what", "what's", "who", "whom", "whose", "how", "which", "when", "where", "why", "can",
     "could", "would", "will", "is", "are", "do", "does", "did", "should", "have", "has",
 ];

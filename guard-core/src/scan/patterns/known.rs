@@ -1,0 +1,110 @@
+//! The ASCII words the scanner reads, for choosing between the readings of a leet "1".
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the keys are short words, looked up a few times per leet word; SipHash's setup
+/// cost more than the lookups' own work.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Set = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
+
+/// Every word of a phrase or of one of the rules' word lists spelt in ASCII letters, and the
+/// stems of phrases that match any ending ("instruction*"), lower case.
+#[derive(Debug, Default)]
+pub(crate) struct KnownWords {
+    words: Set,
+    stems: Set,
+    /// Lengths of the shortest and longest stem: the only prefixes worth looking up.
+    stem_lens: (usize, usize),
+}
+
+impl KnownWords {
+    /// Adds the words of `phrase` spelt in ASCII letters alone ("contraseña" is not one, nor
+    /// a part of it); with `stem`, its last word (when the phrase ends with it) is a stem.
+    pub(crate) fn add(&mut self, phrase: &str, stem: bool) {
+        let words: Vec<&str> = phrase.split(|c: char| !c.is_alphanumeric()).collect();
+        let stem = stem
+            && phrase
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_ascii_alphabetic());
+        let last = words.len().saturating_sub(1);
+        for (k, w) in words.iter().enumerate() {
+            if w.is_empty() || !w.bytes().all(|b| b.is_ascii_alphabetic()) {
+                continue;
+            }
+            let lower: Box<[u8]> = w.as_bytes().to_ascii_lowercase().into();
+            if stem && k == last {
+                let n = lower.len();
+                self.stem_lens = if self.stems.is_empty() {
+                    (n, n)
+                } else {
+                    (self.stem_lens.0.min(n), self.stem_lens.1.max(n))
+                };
+                self.stems.insert(lower);
+            } else {
+                self.words.insert(lower);
+            }
+        }
+    }
+
+    /// Whether `word` (lower-case ASCII letters) is a known word or begins with a known stem.
+    pub(crate) fn knows(&self, word: &[u8]) -> bool {
+        let (lo, hi) = self.stem_lens;
+        self.words.contains(word)
+            || (lo.max(1)..=hi.min(word.len()))
+                .any(|k| word.get(..k).is_some_and(|p| self.stems.contains(p)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_stems() {
+        let mut k = KnownWords::default();
+        k.add("ignore all previous instruction", true);
+        k.add("[system]:", true);
+        k.add("e-mail address", false);
+        k.add("contraseña x2", false);
+        for (w, known) in [
+            ("ignore", true),
+            ("all", true),
+            ("instruction", true),
+            ("instructions", true),
+            ("instructlons", false),
+            ("instr", false),
+            ("system", true),
+            ("systems", false),
+            ("mail", true),
+            ("address", true),
+            ("aii", false),
+            ("contrase", false),
+            ("x", false),
+            ("", false),
+        ] {
+            assert_eq!(k.knows(w.as_bytes()), known, "{w}");
+        }
+    }
+}
