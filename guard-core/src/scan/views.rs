@@ -151,18 +151,20 @@ fn read_ones(out: &mut [u8], ones: &[usize], known: &KnownWords) {
             .map_or(out.len(), |p| k + p);
         let (here, tail) = rest.split_at(rest.partition_point(|&o| o < end).max(1));
         rest = tail;
-        let Some(word) = out.get(start..end) else {
+        // A run of 64 letters or more keeps "i": it is no word (and the copy stays on the stack).
+        let mut buf = [0u8; 64];
+        let (Some(word), Some(as_l)) = (out.get(start..end), buf.get_mut(..end - start)) else {
             continue;
         };
-        let mut as_l = word.to_vec();
+        as_l.copy_from_slice(word);
         for &o in here {
             if let Some(b) = as_l.get_mut(o.saturating_sub(start)) {
                 *b = b'l';
             }
         }
-        if known.knows(&as_l) && !known.knows(word) {
+        if known.knows(as_l) && !known.knows(word) {
             if let Some(w) = out.get_mut(start..end) {
-                w.copy_from_slice(&as_l);
+                w.copy_from_slice(as_l);
             }
         }
     }

@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::{word_at, word_before, Hit, Lexicon};
+use crate::scan::classmask::le_word;
 
 impl Lexicon {
     /// The hits of `text` (with boundaries) given `base`, the hits of a text of the same
@@ -108,23 +109,26 @@ pub(crate) fn replaced_ranges(base: &[u8], text: &[u8], gap: usize) -> Option<Ve
         return None;
     }
     let mut out: Vec<Range<usize>> = Vec::new();
+    let mut push = |i: usize| match out.last_mut() {
+        Some(last) if i <= last.end + gap => last.end = i + 1,
+        _ => out.push(i..i + 1),
+    };
+    // Eight bytes at a time: a derived view differs from its base in a few words, and the
+    // set bytes of the two words' XOR are where.
     let mut i = 0;
-    // Eight bytes at a time: a derived view differs from its base in a few words.
-    while i < text.len() {
-        let (a, b) = (base.get(i..i + 8), text.get(i..i + 8));
-        if let (Some(a), Some(b)) = (a, b) {
-            if a == b {
-                i += 8;
-                continue;
-            }
+    for (a, b) in base.chunks_exact(8).zip(text.chunks_exact(8)) {
+        let mut x = le_word(a) ^ le_word(b);
+        while x != 0 {
+            let lane = (x.trailing_zeros() / 8) as usize;
+            push(i + lane);
+            x &= !(0xFF << (8 * lane));
         }
-        if base.get(i) != text.get(i) {
-            match out.last_mut() {
-                Some(last) if i <= last.end + gap => last.end = i + 1,
-                _ => out.push(i..i + 1),
-            }
+        i += 8;
+    }
+    for (k, (a, b)) in base.iter().zip(text).enumerate().skip(i) {
+        if a != b {
+            push(k);
         }
-        i += 1;
     }
     Some(out)
 }
@@ -195,6 +199,33 @@ mod tests {
             replaced_ranges(b"1gn0r3 th3", b"ignore the", 2),
             Some(vec![0..6, 9..10])
         );
+    }
+
+    proptest::proptest! {
+        /// The word-wise comparison finds the ranges a byte loop finds.
+        #[test]
+        fn replaced_ranges_match_a_byte_loop(
+            base in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            edits in proptest::collection::vec((0usize..80, proptest::prelude::any::<u8>()), 0..12),
+            gap in 0usize..20,
+        ) {
+            let mut text = base.clone();
+            for (at, b) in edits {
+                if let Some(t) = text.get_mut(at) {
+                    *t = b;
+                }
+            }
+            let mut want: Vec<Range<usize>> = Vec::new();
+            for (k, (a, b)) in base.iter().zip(&text).enumerate() {
+                if a != b {
+                    match want.last_mut() {
+                        Some(last) if k <= last.end + gap => last.end = k + 1,
+                        _ => want.push(k..k + 1),
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(replaced_ranges(&base, &text, gap), Some(want));
+        }
     }
 
     proptest::proptest! {

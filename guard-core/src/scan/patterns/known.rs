@@ -34,8 +34,10 @@ type Set = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
 pub(crate) struct KnownWords {
     words: Set,
     stems: Set,
-    /// Lengths of the shortest and longest stem: the only prefixes worth looking up.
-    stem_lens: (usize, usize),
+    /// Bit `n` set when some stem is `n` bytes long: the only prefixes worth looking up.
+    stem_lens: u64,
+    /// Bytes in the longest word.
+    longest: usize,
 }
 
 impl KnownWords {
@@ -54,15 +56,12 @@ impl KnownWords {
                 continue;
             }
             let lower: Box<[u8]> = w.as_bytes().to_ascii_lowercase().into();
-            if stem && k == last {
-                let n = lower.len();
-                self.stem_lens = if self.stems.is_empty() {
-                    (n, n)
-                } else {
-                    (self.stem_lens.0.min(n), self.stem_lens.1.max(n))
-                };
+            // (A stem of 64 bytes or more, which no pack has, counts as a word.)
+            if stem && k == last && lower.len() < 64 {
+                self.stem_lens |= 1 << lower.len();
                 self.stems.insert(lower);
             } else {
+                self.longest = self.longest.max(lower.len());
                 self.words.insert(lower);
             }
         }
@@ -70,10 +69,19 @@ impl KnownWords {
 
     /// Whether `word` (lower-case ASCII letters) is a known word or begins with a known stem.
     pub(crate) fn knows(&self, word: &[u8]) -> bool {
-        let (lo, hi) = self.stem_lens;
-        self.words.contains(word)
-            || (lo.max(1)..=hi.min(word.len()))
-                .any(|k| word.get(..k).is_some_and(|p| self.stems.contains(p)))
+        if word.len() <= self.longest && self.words.contains(word) {
+            return true;
+        }
+        // Stem lengths up to the word's, shortest first.
+        let mut lens = self.stem_lens & (u64::MAX >> 63usize.saturating_sub(word.len()));
+        while lens != 0 {
+            let k = lens.trailing_zeros() as usize;
+            if word.get(..k).is_some_and(|p| self.stems.contains(p)) {
+                return true;
+            }
+            lens &= lens - 1;
+        }
+        false
     }
 }
 
