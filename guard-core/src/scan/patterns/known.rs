@@ -1,32 +1,12 @@
 //! The ASCII words the scanner reads, for choosing between the readings of a leet "1".
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// FNV-1a: the keys are short words, looked up a few times per leet word; SipHash's setup
-/// cost more than the lookups' own work.
-#[derive(Default)]
-struct Fnv(u64);
+use crate::scan::detect::Fx;
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type Set = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
+/// Keys are the scanner's own words (a lookup with an attacker's word probes a fixed table),
+/// so SipHash's keyed hashing buys nothing.
+type Set = HashSet<Box<[u8]>, Fx>;
 
 /// Every word of a phrase or of one of the rules' word lists spelt in ASCII letters, and the
 /// stems of phrases that match any ending ("instruction*"), lower case.
