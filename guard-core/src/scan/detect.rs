@@ -515,11 +515,11 @@ impl Engine {
     }
 
     /// For a view that is an earlier one with a few bytes replaced (a leet reading of the
-    /// canonical or repaired view, line breaks inside sentences read as spaces): the scan of the nearest earlier view of the same length, the replaced
-    /// ranges, and that view's segments. Hits and segments depend on the text alone, so any
-    /// such pair qualifies. `None` for the first view, views without boundaries, views of a
-    /// length no earlier one has, or when the replaced bytes are so many that a full pass is as
-    /// cheap.
+    /// canonical or repaired view, line breaks inside sentences read as spaces): the scan of
+    /// the nearest earlier view of the same length, the replaced ranges, and that view's
+    /// segments. Hits and segments depend on the text alone, so any such pair qualifies.
+    /// `None` for the first view, views without boundaries, views of a length no earlier one
+    /// has, or when the replaced bytes are so many that a full pass is as cheap.
     #[allow(clippy::type_complexity)]
     fn derived_scan<'v>(
         &self,

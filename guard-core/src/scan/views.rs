@@ -1372,11 +1372,7 @@ mod tests {
 
     /// The words of the scanner's own phrase packs and rules.
     fn known() -> &'static KnownWords {
-        static LEXICON: std::sync::OnceLock<crate::scan::patterns::Lexicon> =
-            std::sync::OnceLock::new();
-        LEXICON
-            .get_or_init(|| crate::scan::patterns::Lexicon::new().expect("lexicon"))
-            .known_words()
+        crate::scan::patterns::Lexicon::shared().known_words()
     }
 
     /// The leet view before it jumped from word to word and left addresses alone.

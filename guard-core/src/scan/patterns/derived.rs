@@ -138,8 +138,7 @@ mod tests {
     use super::*;
 
     fn lexicon() -> &'static Lexicon {
-        static LEXICON: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
-        LEXICON.get_or_init(|| Lexicon::new().unwrap())
+        Lexicon::shared()
     }
 
     /// The derived pass over `text`, given `base`'s hits, finds what a full pass over

@@ -466,6 +466,13 @@ impl Lexicon {
         &self.known
     }
 
+    /// One lexicon for every test that needs the real packs (building it takes a while).
+    #[cfg(test)]
+    pub(crate) fn shared() -> &'static Self {
+        static LEXICON: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+        LEXICON.get_or_init(|| Lexicon::new().expect("lexicon"))
+    }
+
     /// Whether the anchored walks of [`Lexicon::find_ascii`] find every phrase of `text`: it
     /// is ASCII, or its other characters are symbols that are not word characters and occur in
     /// no phrase (a bullet, a dash, a copyright sign in otherwise English text). Then only ASCII
@@ -798,8 +805,7 @@ mod tests {
     /// The phrase pass finds the same hits whether the places come from class masks or from
     /// the byte loop.
     fn same_hits(text: &str) {
-        static LEXICON: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
-        let lx = LEXICON.get_or_init(|| Lexicon::new().unwrap());
+        let lx = Lexicon::shared();
         let masks = ClassMasks::of(text.as_bytes());
         let (mut with, mut without) = (Vec::new(), Vec::new());
         lx.find(text, true, Some(&masks), &mut with);
@@ -864,8 +870,7 @@ mod tests {
     /// The phrase pass over the canonical view of `text` finds the reference's hits, with and
     /// without class masks; returns whether the view was walkable (the ASCII phrases' trie).
     fn agrees_with_reference(text: &str) -> bool {
-        static LEXICON: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
-        let lx = LEXICON.get_or_init(|| Lexicon::new().unwrap());
+        let lx = Lexicon::shared();
         let t = canonicalize(text).text;
         let want = reference(lx, &t);
         for masks in [Some(ClassMasks::of(t.as_bytes())), None] {
